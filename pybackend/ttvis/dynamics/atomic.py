@@ -1,0 +1,103 @@
+"""Atomic writers: write to a temp file in the destination folder, then rename.
+
+A crash or cancellation never leaves a half-written file behind, and an existing
+file is replaced only once its successor is complete (``os.replace`` is atomic on
+POSIX and Windows when source and destination share a filesystem).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBase]:
+    """Open a temp file beside ``path``; on success rename it onto ``path``.
+
+    Args:
+        path: destination file; its parent folders are created.
+        mode: ``"wb"`` or ``"w"`` (text, UTF-8).
+
+    Raises:
+        OSError: when the folder cannot be written; the destination is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Atomically write ``array`` as a ``.npy`` file (any shape and dtype)."""
+    with atomic_open(path, "wb") as f:
+        np.save(f, np.asarray(array), allow_pickle=False)
+
+
+def save_json(path: str | os.PathLike, obj: Any) -> None:
+    """Atomically write ``obj`` as indented UTF-8 JSON (NaN written as null)."""
+    text = json.dumps(_json_safe(obj), indent=2, allow_nan=False)
+    with atomic_open(path, "w") as f:
+        f.write(text + "\n")
+
+
+def save_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Atomically write raw bytes (an encoded PNG, a GIF, a checkpoint)."""
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+
+
+def save_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
+    """Atomically write an image array as PNG (Pillow).
+
+    Args:
+        rgb: uint8 ``[H, W, 3]`` or ``[H, W, 4]``; row 0 is the top of the image.
+    """
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG")
+    save_bytes(path, buf.getvalue())
+
+
+def save_torch(path: str | os.PathLike, obj: Any) -> None:
+    """Atomically ``torch.save`` a state dict (or dict of them)."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    save_bytes(path, buf.getvalue())
+
+
+def _json_safe(obj: Any) -> Any:
+    """Turn numpy scalars/arrays and non-finite floats into plain JSON values."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _json_safe(obj.tolist())
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if np.isfinite(f) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj

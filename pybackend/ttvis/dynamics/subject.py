@@ -1,0 +1,89 @@
+"""Loading the recorded subject model (``model.py`` + ``model/E.pth``).
+
+Importing ``model.py`` runs the user's code, so it happens only for a folder the
+user asked to process. Checkpoints load with ``torch.load(..., weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+from ttvis.dynamics.errors import DynamicsError
+from ttvis.dynamics.folder import TrainingDynamics
+
+_EXPECTED = "a torch.nn.Module subclass with feature(x) -> [B, D] and prediction(h) -> [B, C] methods"
+
+
+def _import_source(path: Path) -> Any:
+    name = f"_ttvis_subject_{abs(hash(str(path.resolve())))}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise DynamicsError(path, f"a Python file defining {_EXPECTED}", "not importable")
+    mod = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(mod)
+    except Exception as exc:  # the user's code can raise anything
+        raise DynamicsError(path, f"a Python file defining {_EXPECTED}", f"an error on import: {type(exc).__name__}: {exc}") from None
+    sys.modules[name] = mod
+    return mod
+
+
+def load_subject_model(run: TrainingDynamics, epoch: int, device: str = "cpu") -> Any | None:
+    """The subject model at ``epoch`` in eval mode, or None when the run has no model.
+
+    Args:
+        run: the training run.
+        epoch: a recorded epoch with ``model/E.pth``.
+        device: torch device string.
+
+    Returns:
+        ``torch.nn.Module`` with ``feature`` and ``prediction``, or None when
+        ``model.py`` or the checkpoint is absent.
+
+    Raises:
+        DynamicsError: ``model.py`` fails to import or lacks the class, or the
+            checkpoint does not fit the class (names the file and what was expected).
+    """
+    import torch
+
+    src, ckpt = run.model_source, run.checkpoint_path(epoch)
+    if src is None or ckpt is None:
+        return None
+    mod = _import_source(src)
+    spec = run.info.get("model") or {}
+    cls_name = spec.get("class") if isinstance(spec, dict) else None
+    if cls_name:
+        cls = getattr(mod, cls_name, None)
+        if cls is None:
+            raise DynamicsError(src, f"class {cls_name} (named in dataset/info.json), {_EXPECTED}", "no such class")
+    else:
+        cands = [
+            v for v in vars(mod).values()
+            if isinstance(v, type) and issubclass(v, torch.nn.Module) and v.__module__ == mod.__name__
+            and hasattr(v, "feature") and hasattr(v, "prediction")
+        ]
+        if len(cands) != 1:
+            raise DynamicsError(src, f"exactly one {_EXPECTED} (or a class named in info.json)", f"{len(cands)}")
+        cls = cands[0]
+    if not (callable(getattr(cls, "feature", None)) and callable(getattr(cls, "prediction", None))):
+        raise DynamicsError(src, f"class {cls.__name__}: {_EXPECTED}", "no feature/prediction method")
+    try:
+        model = cls(**(spec.get("kwargs") or {}))
+    except Exception as exc:
+        raise DynamicsError(src, f"{cls.__name__}(**kwargs from info.json) to construct", f"{type(exc).__name__}: {exc}") from None
+    try:
+        state = torch.load(ckpt, map_location=device, weights_only=True)
+    except Exception as exc:
+        raise DynamicsError(ckpt, "a torch state_dict saved with torch.save", f"unreadable ({exc})") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    try:
+        model.load_state_dict(state)
+    except Exception as exc:
+        raise DynamicsError(ckpt, f"a state_dict for {cls.__name__} (model.py)", f"a mismatch: {str(exc).splitlines()[0]}") from None
+    return model.to(device).eval()
