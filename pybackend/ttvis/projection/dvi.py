@@ -13,6 +13,7 @@ the loss; every random choice is seeded.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -73,11 +74,24 @@ class EpochProjection:
     state: dict = field(default_factory=dict)
 
 
+@contextlib.contextmanager
+def deterministic_torch() -> Iterator[None]:
+    """Run torch ops with deterministic kernels (same seed, same output), restoring the
+    caller's setting afterwards. The scatter-add behind index gathers' backward is
+    otherwise non-deterministic even on CPU."""
+    was, warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was, warn_only=warn)
+
+
 def _batched(fn: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, device: str, batch: int = 65536) -> np.ndarray:
     out = []
     with torch.no_grad():
         for s in range(0, x.shape[0], batch):
-            out.append(fn(torch.as_tensor(np.ascontiguousarray(x[s : s + batch]), dtype=torch.float32, device=device)).cpu().numpy())
+            out.append(fn(torch.from_numpy(np.array(x[s : s + batch], dtype=np.float32)).to(device)).cpu().numpy())
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0,), np.float32)
 
 
@@ -101,14 +115,8 @@ class DVI:
     def __init__(self, params: DVIParams | None = None):
         self.params = params or DVIParams()
 
-    def run(
-        self,
-        run: TrainingDynamics,
-        epochs: list[int],
-        heads: Callable[[int], PredictionHead | None],
-        cancel: threading.Event | None = None,
-        on_step: Callable[[str], None] | None = None,
-    ) -> Iterator[EpochProjection]:
+    def run(self, run: TrainingDynamics, epochs: list[int], heads: Callable[[int], PredictionHead | None],
+            cancel: threading.Event | None = None) -> Iterator[EpochProjection]:
         """Train the vis model epoch by epoch (warm start) and yield each epoch's projection.
 
         Args:
@@ -116,12 +124,27 @@ class DVI:
             epochs: epochs to visualise, ascending (a subset of ``run.epochs``).
             heads: ``heads(epoch)`` -> that epoch's prediction head (None: no territories).
             cancel: a set event stops training (:class:`~ttvis.projection.trainer.Cancelled`).
-            on_step: receives short progress messages.
 
         Raises:
             Cancelled: when ``cancel`` is set mid-epoch.
             DynamicsError: a bad epoch file.
         """
+        gen = self._run(run, epochs, heads, cancel)
+        while True:
+            with deterministic_torch():
+                try:
+                    ep = next(gen)
+                except StopIteration:
+                    return
+            yield ep
+
+    def _run(
+        self,
+        run: TrainingDynamics,
+        epochs: list[int],
+        heads: Callable[[int], PredictionHead | None],
+        cancel: threading.Event | None = None,
+    ) -> Iterator[EpochProjection]:
         p = self.params
         device = resolve_device(p.device)
         a, b = umap_ab(p.spread, p.min_dist)
@@ -162,26 +185,50 @@ class DVI:
                 prev_xy=prev_xy, prev_weight=tw, cancel=cancel,
             )
             model.eval()
-            m_t = torch.as_tensor(mean, device=device)
-
-            # freeze this epoch's weights for its encode/decode (the model trains on)
-            frozen = VisModel(run.dim, p.hidden).to(device)
-            frozen.load_state_dict(model.state_dict())
-            frozen.eval()
-            enc = lambda v, f=frozen, m=m_t, s=scale: _batched(lambda t: f.encode((t - m) / s), v, device)  # noqa: E731
-            dec = lambda xy, f=frozen, m=m_t, s=scale: _batched(lambda t: f.decode(t) * s + m, xy, device)  # noqa: E731
-            positions = enc(x)
-            bpos = enc(bnd) if len(bnd) else np.zeros((0, 2), np.float32)
+            ep = self._frozen(model, mean, scale, run.dim, device)
+            positions = ep.encode(x)
+            bpos = ep.encode(bnd) if len(bnd) else np.zeros((0, 2), np.float32)
             prev_xy = torch.as_tensor(positions[tr], device=device)
             prev_knn = knn[0]
             model.train()
-            yield EpochProjection(
-                epoch=e, positions=positions, encode=enc, decode=dec, boundary=bnd, boundary_positions=bpos,
-                head=head,
-                stats={"train_epochs": stats.epochs, "steps": stats.steps, "loss": stats.loss,
-                       "loss_umap": stats.umap, "loss_recon": stats.recon, "loss_temporal": stats.temporal,
-                       "boundary_samples": int(len(bnd)), "boundary_edge_weight": stats.boundary_weight,
-                       "edges": len(edges)},
-                state={"model": {k_: v.cpu() for k_, v in frozen.state_dict().items()},
-                       "mean": torch.as_tensor(mean), "scale": scale, "dim": run.dim, "hidden": list(p.hidden)},
-            )
+            ep.epoch, ep.positions, ep.boundary, ep.boundary_positions, ep.head = e, positions, bnd, bpos, head
+            ep.stats = {"train_epochs": stats.epochs, "steps": stats.steps, "loss": stats.loss,
+                        "loss_umap": stats.umap, "loss_recon": stats.recon, "loss_temporal": stats.temporal,
+                        "boundary_samples": int(len(bnd)), "boundary_edge_weight": stats.boundary_weight,
+                        "edges": len(edges)}
+            ep.state["boundary"] = torch.as_tensor(bnd)
+            yield ep
+
+    def _frozen(self, model: VisModel, mean: np.ndarray, scale: float, dim: int, device: str) -> EpochProjection:
+        """A copy of ``model`` fixed at this epoch, wrapped as encode/decode in raw representation space."""
+        frozen = VisModel(dim, model.hidden).to(device)
+        frozen.load_state_dict(model.state_dict())
+        frozen.eval()
+        m_t = torch.as_tensor(np.asarray(mean, np.float32), device=device)
+        return EpochProjection(
+            epoch=0, positions=np.zeros((0, 2), np.float32),
+            encode=lambda v: _batched(lambda t: frozen.encode((t - m_t) / scale), v, device),
+            decode=lambda xy: _batched(lambda t: frozen.decode(t) * scale + m_t, xy, device),
+            boundary=np.zeros((0, dim), np.float32), boundary_positions=np.zeros((0, 2), np.float32), head=None,
+            state={"model": {k: v.detach().cpu() for k, v in frozen.state_dict().items()},
+                   "mean": torch.as_tensor(np.asarray(mean, np.float32)), "scale": float(scale), "dim": dim,
+                   "hidden": list(model.hidden)},
+        )
+
+    def load_epoch(self, state: dict, run: TrainingDynamics, epoch: int, positions: np.ndarray,
+                   head: PredictionHead | None) -> EpochProjection:
+        """Rebuild an epoch's :class:`EpochProjection` from the state saved in ``model/E.pth``.
+
+        Raises:
+            KeyError/RuntimeError: a state dict that does not fit (callers turn it into DynamicsError).
+        """
+        device = resolve_device(self.params.device)
+        model = VisModel(int(state["dim"]), state["hidden"])
+        model.load_state_dict(state["model"])
+        ep = self._frozen(model.to(device), state["mean"].numpy(), float(state["scale"]), int(state["dim"]), device)
+        bnd = state.get("boundary")
+        ep.epoch, ep.positions, ep.head = epoch, positions, head
+        if bnd is not None and len(bnd):
+            ep.boundary = bnd.numpy().astype(np.float32)
+            ep.boundary_positions = ep.encode(ep.boundary)
+        return ep

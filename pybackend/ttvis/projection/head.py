@@ -41,7 +41,7 @@ class PredictionHead:
         out = []
         with torch.no_grad():
             for s in range(0, h.shape[0], batch):
-                hb = torch.as_tensor(np.ascontiguousarray(h[s : s + batch]), dtype=torch.float32, device=self.device)
+                hb = torch.from_numpy(np.array(h[s : s + batch], dtype=np.float32)).to(self.device)
                 out.append(torch.softmax(self.fn(hb).float(), dim=1).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.n_classes), np.float32)
 

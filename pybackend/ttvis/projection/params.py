@@ -40,7 +40,7 @@ class DVIParams:
     batch_size: int = _f(2048, "edges per optimisation step", min=16)
     max_epochs: int = _f(30, "most optimisation epochs (passes over the edge set) per training epoch", min=1)
     first_epochs: int = _f(60, "most optimisation epochs for the first training epoch (cold start)", min=1)
-    patience: int = _f(2, "stop after this many optimisation epochs without a 0.5 % loss improvement", min=1)
+    patience: int = _f(2, "stop after this many optimisation epochs without a 0.5%% loss improvement", min=1)
     resolution: int = _f(256, "territory background: R x R grid cells", min=8)
     seed: int = _f(0, "seed of every random choice (same seed, same output)")
     device: str = _f("auto", "torch device: auto (cuda when available), cpu or cuda", choices=["auto", "cpu", "cuda"])

@@ -1,0 +1,336 @@
+"""Product glue: run a visualization method over a recorded run and write every output.
+
+``visualize`` (project + territories + metrics, epoch by epoch), ``evaluate``
+(recompute ``eval.json`` from what is on disk) and ``render`` (PNG frames and a GIF).
+They report through callbacks (``on_epoch(epoch, total, metrics)``,
+``on_message(text)``) and stop when a ``threading.Event`` is set; they never print.
+Front ends (CLI, server) map the callbacks to progress bars or notifications.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ttvis import __version__
+from ttvis.dynamics.errors import DynamicsError
+from ttvis.dynamics.folder import TrainingDynamics
+from ttvis.dynamics.results import VisResults
+from ttvis.metrics import faithfulness as fm
+from ttvis.projection.dvi import EpochProjection
+from ttvis.projection.head import PredictionHead, head_for_epoch
+from ttvis.projection.params import params_to_dict
+from ttvis.projection.registry import make_method
+from ttvis.render.territory import paint_territory, position_to_pixel, territory_scale
+
+OnEpoch = Callable[[int, int, dict], None]
+OnMessage = Callable[[str], None]
+K = 15
+_TEMPORAL_MAX = 3000  # samples scored by temporal ranking (a fixed random subset above this)
+
+SUMMARY_KEYS = ["npr_train", "npr_test", "npr_boundary", "ppr_train", "ppr_test", "temporal_ranking",
+                "trustworthiness", "continuity", "territory_agreement"]
+
+
+def parse_epochs(spec: str | list[int] | None, available: list[int]) -> list[int]:
+    """Select epochs: None/"all" -> all; "3", "1,5,9", "2-10", "1-20:2" (step) or a list of ints.
+
+    Raises:
+        ValueError: an epoch not in ``available`` or a malformed spec.
+    """
+    if spec is None or spec == "all" or spec == []:
+        return list(available)
+    chosen: list[int] = []
+    if isinstance(spec, str):
+        for part in spec.replace(" ", "").split(","):
+            try:
+                rng, _, step = part.partition(":")
+                lo, _, hi = rng.partition("-")
+                a, b = int(lo), int(hi) if hi else int(lo)
+                chosen += [e for e in range(a, b + 1, int(step) if step else 1)]
+            except ValueError:
+                raise ValueError(f"epochs: expected e.g. 5, 1,3,5, 2-10 or 1-20:2, found {spec!r}") from None
+    else:
+        chosen = [int(e) for e in spec]
+    missing = sorted(set(chosen) - set(available))
+    if missing:
+        raise ValueError(f"epochs {missing} are not recorded; available: {available[0]}..{available[-1]} ({len(available)} epochs)")
+    return sorted(set(chosen))
+
+
+def epoch_metrics(run: TrainingDynamics, ep: EpochProjection, territory_pred: np.ndarray | None = None,
+                  scale: np.ndarray | None = None, k: int = K) -> dict[str, Any]:
+    """Faithfulness metrics of one epoch (DESIGN.md definitions), a JSON-ready dict.
+
+    Keys: npr_train (neighbours among training samples), npr_test (test samples' neighbours
+    among all samples), npr_boundary (boundary samples' neighbours among training samples),
+    ppr_train/ppr_test, trustworthiness/continuity (all samples), territory_agreement (share
+    of samples whose background pixel shows their predicted class), accuracy_train/test of
+    the subject model (from recorded predictions), plus the method's training statistics.
+    """
+    x, xy = run.representation(ep.epoch), ep.positions
+    tr, te = run.train_index, run.test_index
+    m: dict[str, Any] = {
+        "npr_train": fm.neighbour_preserving_rate(x[tr], xy[tr], k),
+        "npr_test": fm.neighbour_preserving_rate(x, xy, k, query=te) if te.size else None,
+        "npr_boundary": fm.neighbour_preserving_rate_cross(ep.boundary, x[tr], ep.boundary_positions, xy[tr], k) if len(ep.boundary) else None,
+        "trustworthiness": fm.trustworthiness(x, xy, k),
+        "continuity": fm.continuity(x, xy, k),
+    }
+    head = ep.head
+    if head is not None and ep.decode is not None:
+        m["ppr_train"] = fm.prediction_preserving_rate(x[tr], ep.encode, ep.decode, head.probabilities)
+        m["ppr_test"] = fm.prediction_preserving_rate(x[te], ep.encode, ep.decode, head.probabilities) if te.size else None
+    predicted = run.predicted_class(ep.epoch)
+    if predicted is None and head is not None:
+        predicted = head.probabilities(x).argmax(1)
+    if predicted is not None and (run.labels >= 0).any():
+        m["accuracy_train"] = float((predicted[tr] == run.labels[tr]).mean())
+        m["accuracy_test"] = float((predicted[te] == run.labels[te]).mean()) if te.size else None
+    if territory_pred is not None and scale is not None and predicted is not None:
+        r, c = position_to_pixel(xy, scale, territory_pred.shape[0])
+        m["territory_agreement"] = float((territory_pred[r, c] == predicted).mean())
+    m["training"] = dict(ep.stats)
+    return m
+
+
+def _temporal(run: TrainingDynamics, positions: dict[int, np.ndarray], seed: int = 0) -> dict[int, float]:
+    epochs = sorted(positions)
+    n = run.n_samples
+    samples = np.arange(n) if n <= _TEMPORAL_MAX else np.sort(np.random.default_rng(seed).choice(n, _TEMPORAL_MAX, replace=False))
+    highs = [run.representation(e)[samples] for e in epochs]
+    lows = [positions[e][samples] for e in epochs]
+    return {e: fm.temporal_ranking(highs, lows, i) for i, e in enumerate(epochs)}
+
+
+def _summary(evals: dict[str, Any]) -> dict[str, Any]:
+    ep = evals.get("epochs", {})
+    if not ep:
+        return {}
+    last = max(ep, key=int)
+
+    def mean(key: str) -> float | None:
+        vals = [v[key] for v in ep.values() if isinstance(v.get(key), (int, float))]
+        return float(np.mean(vals)) if vals else None
+
+    return {"last_epoch": int(last), "final": {k: ep[last].get(k) for k in SUMMARY_KEYS},
+            "mean": {k: mean(k) for k in SUMMARY_KEYS}}
+
+
+def _heads(run: TrainingDynamics, device: str, on_message: OnMessage | None) -> Callable[[int], PredictionHead | None]:
+    said = set()
+    cache: dict[int, PredictionHead | None] = {}
+
+    def get(e: int) -> PredictionHead | None:
+        if e not in cache:
+            cache.clear()
+            cache[e] = head_for_epoch(run, e, device)
+            h = cache[e]
+            if h is not None and h.source not in said and on_message:
+                said.add(h.source)
+                on_message(f"prediction head: {h.description}")
+        return cache[e]
+
+    return get
+
+
+def visualize(
+    run_path: str | Path,
+    method: str = "DVI",
+    params: dict[str, Any] | None = None,
+    epochs: str | list[int] | None = None,
+    on_epoch: OnEpoch | None = None,
+    on_message: OnMessage | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Train ``method``'s vis model on a run and write ``visualize/<METHOD>/`` epoch by epoch.
+
+    Each finished epoch's projection, vis model, territory (``bgimg``, ``scale``) and
+    metrics (``eval.json``) land on disk atomically before ``on_epoch`` is called, so an
+    interruption keeps every finished epoch. Earlier results move to ``<METHOD>.previous``.
+
+    Args:
+        run_path: the training-dynamic folder.
+        method: ``"DVI"`` (see :mod:`ttvis.projection.registry`).
+        params: the method's parameters (validated against its dataclass).
+        epochs: which epochs (see :func:`parse_epochs`); default all.
+        on_epoch: ``on_epoch(epoch, total, metrics)`` after each epoch.
+        on_message: human-readable notes (e.g. which prediction head is used).
+        cancel: set to stop; raises :class:`~ttvis.projection.trainer.Cancelled`.
+
+    Returns:
+        The final ``eval.json`` contents.
+
+    Raises:
+        DynamicsError: a bad run folder; ValueError: unknown method/parameter/epoch;
+        Cancelled or KeyboardInterrupt: stopped (finished epochs stay on disk).
+    """
+    run = TrainingDynamics(run_path)
+    run.validate()
+    vm = make_method(method, params)
+    chosen = parse_epochs(epochs, run.epochs)
+    if len(chosen) < 1:
+        raise ValueError("no epochs to visualise")
+    from ttvis.projection.dvi import resolve_device
+
+    device = resolve_device(vm.params.device)
+    res = VisResults(run.path, vm.name, run.n_samples)
+    res.start_fresh()
+    p = params_to_dict(vm.params)
+    res.write_params({"method": vm.name, "params": p, "epochs": chosen, "ttvis": __version__, "device": device,
+                      "run": str(run.path), "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    evals: dict[str, Any] = {"method": vm.name, "k": K, "epochs": {}}
+    positions: dict[int, np.ndarray] = {}
+    heads = _heads(run, device, on_message)
+    t_start = time.perf_counter()
+    t0 = t_start
+    for ep in vm.run(run, chosen, heads, cancel=cancel):
+        t_proj = time.perf_counter() - t0
+        res.write_projection(ep.epoch, ep.positions)
+        res.write_model(ep.epoch, ep.state)
+        scale = territory_scale(ep.positions)
+        res.write_scale(ep.epoch, scale)
+        terr = None
+        t1 = time.perf_counter()
+        if ep.head is not None and ep.decode is not None:
+            rgb, terr = paint_territory(ep.decode, ep.head.probabilities, scale, p["resolution"], run.n_classes)
+            res.write_background(ep.epoch, rgb)
+        t_terr = time.perf_counter() - t1
+        m = epoch_metrics(run, ep, terr, scale)
+        m["seconds"] = {"projection": t_proj, "territory": t_terr}
+        if ep.head is not None:
+            m["head"] = ep.head.source
+        positions[ep.epoch] = ep.positions
+        evals["epochs"][str(ep.epoch)] = m
+        res.write_eval(evals)
+        if on_epoch:
+            on_epoch(ep.epoch, len(chosen), m)
+        t0 = time.perf_counter()
+    for e, v in _temporal(run, positions).items():
+        evals["epochs"][str(e)]["temporal_ranking"] = v
+    evals["summary"] = _summary(evals)
+    evals["seconds"] = time.perf_counter() - t_start
+    res.write_eval(evals)
+    return evals
+
+
+def load_epoch(run: TrainingDynamics, res: VisResults, epoch: int, head: PredictionHead | None) -> EpochProjection:
+    """Rebuild a finished epoch (positions + vis model) from disk.
+
+    Raises:
+        DynamicsError: missing or unreadable projection / vis model file.
+    """
+    import torch
+
+    params = res.params() or {}
+    vm = make_method(res.method, {**params.get("params", {}), "device": "cpu"})
+    xy = res.projection(epoch)
+    path = res.model_path(epoch)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        return vm.load_epoch(state, run, epoch, xy, head)
+    except FileNotFoundError:
+        raise DynamicsError(path, f"the {res.method} vis model of epoch {epoch}", "no such file: run training first") from None
+    except Exception as exc:
+        raise DynamicsError(path, f"a {res.method} vis model state saved by ttvis", f"unreadable ({exc})") from None
+
+
+def evaluate(run_path: str | Path, method: str = "DVI", on_epoch: OnEpoch | None = None,
+             on_message: OnMessage | None = None) -> dict[str, Any]:
+    """Recompute ``eval.json`` for every epoch with results on disk, and return it.
+
+    Raises:
+        DynamicsError: bad run folder or results missing ("run training first").
+    """
+    run = TrainingDynamics(run_path)
+    from ttvis.projection.registry import get_method
+
+    name = get_method(method).name
+    res = VisResults(run.path, name, run.n_samples)
+    epochs = res.epochs()
+    if not epochs:
+        raise DynamicsError(res.dir / "projection", f"{name} results", "none: run `ttvis visualize` first")
+    heads = _heads(run, "cpu", on_message)
+    old = res.eval()
+    evals: dict[str, Any] = {"method": name, "k": K, "epochs": {}}
+    positions = {}
+    for e in epochs:
+        ep = load_epoch(run, res, e, heads(e))
+        scale = res.scale(e)
+        terr = None
+        if scale is not None and ep.head is not None:
+            from PIL import Image
+            import io
+
+            from ttvis.render.territory import class_from_color
+
+            png = res.background_png(e)
+            if png is not None:
+                terr = class_from_color(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), run.n_classes)
+        ep.stats = old["epochs"].get(str(e), {}).get("training", {})
+        m = epoch_metrics(run, ep, terr, scale)
+        positions[e] = ep.positions
+        evals["epochs"][str(e)] = m
+        if on_epoch:
+            on_epoch(e, len(epochs), m)
+    for e, v in _temporal(run, positions).items():
+        evals["epochs"][str(e)]["temporal_ranking"] = v
+    evals["summary"] = _summary(evals)
+    res.write_eval(evals)
+    return evals
+
+
+def render(run_path: str | Path, method: str = "DVI", gif: bool = True, epochs: str | list[int] | None = None,
+           on_epoch: OnEpoch | None = None, size_px: int = 720) -> dict[str, Any]:
+    """Write ``visualize/<METHOD>/frames/E.png`` for each epoch with results, and optionally
+    ``visualize/<METHOD>/<METHOD>.gif``.
+
+    Returns:
+        ``{"frames": [paths], "gif": path or None}``.
+
+    Raises:
+        DynamicsError: bad folder or results missing.
+    """
+    from PIL import Image
+    import io
+
+    from ttvis.dynamics import atomic
+    from ttvis.projection.registry import get_method
+    from ttvis.render.frames import frames_to_gif, render_frame
+
+    run = TrainingDynamics(run_path)
+    name = get_method(method).name
+    res = VisResults(run.path, name, run.n_samples)
+    done = res.epochs()
+    if not done:
+        raise DynamicsError(res.dir / "projection", f"{name} results", "none: run `ttvis visualize` first")
+    chosen = parse_epochs(epochs, done)
+    evals = res.eval()["epochs"]
+    frames, pngs = [], []
+    for e in chosen:
+        xy = res.projection(e)
+        png = res.background_png(e)
+        bg = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) if png else None
+        m = evals.get(str(e), {})
+        def f(key: str) -> str:
+            v = m.get(key)
+            return f"{v:.2f}" if isinstance(v, (int, float)) else "-"
+        sub = (f"NPR train {f('npr_train')} test {f('npr_test')} · PPR train {f('ppr_train')} · "
+               f"accuracy train {f('accuracy_train')} test {f('accuracy_test')}")
+        data = render_frame(xy, run.labels, run.predicted_class(e), bg, res.scale(e), run.classes,
+                            f"{run.name} · {name} · epoch {e}", sub, size_px)
+        path = res.dir / "frames" / f"{e}.png"
+        atomic.save_bytes(path, data)
+        frames.append(str(path))
+        pngs.append(data)
+        if on_epoch:
+            on_epoch(e, len(chosen), {"frame": str(path)})
+    gif_path = None
+    if gif:
+        gif_path = res.dir / f"{name}.gif"
+        atomic.save_bytes(gif_path, frames_to_gif(pngs))
+    return {"frames": frames, "gif": str(gif_path) if gif_path else None}
