@@ -149,9 +149,10 @@ def visualize(
 ) -> dict[str, Any]:
     """Train ``method``'s vis model on a run and write ``visualize/<METHOD>/`` epoch by epoch.
 
-    Each finished epoch's projection, vis model, territory (``bgimg``, ``scale``) and
-    metrics (``eval.json``) land on disk atomically before ``on_epoch`` is called, so an
-    interruption keeps every finished epoch. Earlier results move to ``<METHOD>.previous``.
+    Each finished epoch's vis model, territory (``bgimg``, ``scale``), metrics
+    (``eval.json``) and, last, projection land on disk atomically before ``on_epoch`` is
+    called; an epoch is listed only once its projection exists, so an interruption
+    keeps every finished epoch complete. Earlier results move to ``<METHOD>.previous``.
 
     Args:
         run_path: the training-dynamic folder.
@@ -190,7 +191,6 @@ def visualize(
     t0 = t_start
     for ep in vm.run(run, chosen, heads, cancel=cancel):
         t_proj = time.perf_counter() - t0
-        res.write_projection(ep.epoch, ep.positions)
         res.write_model(ep.epoch, ep.state)
         scale = territory_scale(ep.positions)
         res.write_scale(ep.epoch, scale)
@@ -207,6 +207,7 @@ def visualize(
         positions[ep.epoch] = ep.positions
         evals["epochs"][str(ep.epoch)] = m
         res.write_eval(evals)
+        res.write_projection(ep.epoch, ep.positions)  # last: its presence marks a complete epoch
         if on_epoch:
             on_epoch(ep.epoch, len(chosen), m)
         t0 = time.perf_counter()

@@ -61,7 +61,8 @@ class VisResults:
 
     # ---- reading ---------------------------------------------------------
     def epochs(self) -> list[int]:
-        """Epochs whose projection has been written, ascending."""
+        """Complete epochs, ascending: writers put ``projection/E.npy`` last, so its presence
+        means the epoch's other outputs are on disk."""
         return list_epochs(self.dir / "projection")
 
     def exists(self) -> bool:

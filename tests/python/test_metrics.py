@@ -1,0 +1,69 @@
+"""Faithfulness metrics against their definitions."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+from sklearn.manifold import trustworthiness as sk_trust
+
+from ttvis.metrics import (
+    continuity,
+    neighbour_preserving_rate,
+    neighbour_preserving_rate_cross,
+    prediction_preserving_rate,
+    temporal_ranking,
+    trustworthiness,
+)
+
+
+def _digits():
+    return load_digits().data.astype(np.float32)
+
+
+def test_npr_is_one_for_an_isometry_and_low_for_noise():
+    x = _digits()[:, :2] + np.random.default_rng(0).normal(0, 0.01, (1797, 2)).astype(np.float32)
+    rot = x @ np.array([[0.6, -0.8], [0.8, 0.6]], np.float32)
+    assert neighbour_preserving_rate(x, rot) > 0.99
+    noise = np.random.default_rng(1).normal(size=(1797, 2)).astype(np.float32)
+    assert neighbour_preserving_rate(_digits(), noise) < 0.05
+
+
+def test_npr_matches_a_direct_count():
+    x = _digits()[:300]
+    y = PCA(2, random_state=0).fit_transform(x).astype(np.float32)
+    k = 15
+    dh = np.linalg.norm(x[:, None] - x[None], axis=2)
+    dl = np.linalg.norm(y[:, None] - y[None], axis=2)
+    np.fill_diagonal(dh, np.inf)
+    np.fill_diagonal(dl, np.inf)
+    nh, nl = np.argsort(dh, 1)[:, :k], np.argsort(dl, 1)[:, :k]
+    direct = np.mean([len(set(a) & set(b)) / k for a, b in zip(nh, nl)])
+    assert abs(neighbour_preserving_rate(x, y, k) - direct) < 0.01
+    q = np.arange(0, 300, 7)
+    cross = neighbour_preserving_rate_cross(x[q], x, y[q], y, k + 1)  # includes itself on both sides
+    assert cross > direct
+
+
+def test_ppr_counts_agreement():
+    x = np.eye(4, dtype=np.float32)
+    probs = lambda v: v  # noqa: E731
+    assert prediction_preserving_rate(x, lambda v: v[:, :2], lambda z: np.pad(z, ((0, 0), (0, 2))), probs) == 0.5
+
+
+def test_temporal_ranking_perfect_and_reversed():
+    rng = np.random.default_rng(0)
+    steps = rng.normal(size=(6, 50, 8)).cumsum(0).astype(np.float32)
+    highs = list(steps)
+    lows = [h[:, :2] * 0 + np.linalg.norm(h - steps[-1], axis=1, keepdims=True) for h in steps]
+    assert temporal_ranking(highs, lows, 5) > 0.99
+    rev = [lows[i] for i in range(6)]
+    rev = [-r + 100 if i != 5 else r for i, r in enumerate(rev)]
+    assert temporal_ranking(highs, [np.concatenate([r, r], 1)[:, :2] for r in lows], 5) > 0.99
+
+
+def test_trustworthiness_is_sklearns_and_continuity_swaps_roles():
+    x = _digits()[:500]
+    y = PCA(2, random_state=0).fit_transform(x)
+    assert abs(trustworthiness(x, y, 15) - sk_trust(x, y, n_neighbors=15)) < 1e-9
+    assert abs(continuity(x, y, 15) - sk_trust(y, x, n_neighbors=15)) < 1e-9
