@@ -49,6 +49,24 @@ def load_array(path: Path, what: str) -> np.ndarray:
         raise DynamicsError(path, f"a readable .npy file of {what}", f"a corrupt file ({exc})") from None
 
 
+def peek_shape(path: Path, what: str) -> tuple[int, ...]:
+    """The shape stored in a ``.npy`` header, without reading the data.
+
+    Raises:
+        DynamicsError: missing or corrupt file.
+    """
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, _ = read(f)
+        return tuple(shape)
+    except FileNotFoundError:
+        raise DynamicsError(path, f"a .npy file of {what}", "no such file") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise DynamicsError(path, f"a readable .npy file of {what}", f"a corrupt file ({exc})") from None
+
+
 def load_json(path: Path, what: str) -> Any:
     """Load a JSON file, raising :class:`DynamicsError` naming it on any problem."""
     try:
@@ -112,8 +130,10 @@ class TrainingDynamics:
             if not isinstance(self.info, dict):
                 raise DynamicsError(info_path, "a JSON object", type(self.info).__name__)
         self._cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
-        first = self.representation(self.epochs[0])
-        self.n_samples, self.dim = int(first.shape[0]), int(first.shape[1])
+        shape = peek_shape(rep_dir / f"{self.epochs[0]}.npy", "float32 [N, D] representations")
+        if len(shape) != 2:
+            raise DynamicsError(rep_dir / f"{self.epochs[0]}.npy", "a 2-D array [N samples, D features]", f"shape {list(shape)}")
+        self.n_samples, self.dim = int(shape[0]), int(shape[1])
         self.has_predictions = (self.dataset_dir / "prediction").is_dir() and bool(
             list_epochs(self.dataset_dir / "prediction")
         )

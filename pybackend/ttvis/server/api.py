@@ -1,0 +1,453 @@
+"""The ``ttvis/*`` methods, independent of transport (DESIGN.md "Protocol").
+
+Each method takes a plain-dict ``params`` and returns a JSON-ready dict, or raises
+:class:`ApiError` with a message a user can act on. Training runs in a background
+thread; it reports through a :class:`ProgressSink` and broadcasts notifications
+(``ttvis/epochReady``, ``ttvis/trainFinished``) through the ``notify`` callback.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from ttvis.dynamics.errors import DynamicsError
+from ttvis.dynamics.folder import TrainingDynamics
+from ttvis.dynamics.results import VisResults
+from ttvis.server.discover import find_runs, is_run_folder
+from ttvis.server.encoding import encode_array, encode_bytes
+
+# JSON-RPC error codes (server-defined range -32000..-32099)
+INVALID_PARAMS = -32602
+NOT_FOUND = -32001  # unknown path / no run there
+FORBIDDEN = -32002  # path outside the roots
+NO_RESULTS = -32003  # results missing: run training first / epoch not available
+BUSY = -32004  # a training job already runs on this folder
+BAD_RUN = -32005  # the folder's files are malformed
+
+
+class ApiError(Exception):
+    """A request that cannot be served; ``code`` is a JSON-RPC error code, ``message`` says what to do."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ProgressSink(Protocol):
+    """Where a job reports work-done progress (LSP ``$/progress`` begin/report/end)."""
+
+    def begin(self, title: str, message: str) -> None: ...
+
+    def report(self, percentage: int, message: str) -> None: ...
+
+    def end(self, message: str) -> None: ...
+
+
+Notify = Callable[[str, dict], None]
+
+
+@dataclass
+class Job:
+    """A background training job."""
+
+    id: str
+    path: Path
+    method: str
+    cancel: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    status: str = "running"  # running | done | cancelled | failed
+    epoch: int = 0
+    total: int = 0
+    error: str | None = None
+
+    @property
+    def percentage(self) -> int:
+        return int(100 * self.epoch / self.total) if self.total else 0
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    z = scores - scores.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+class TtvisApi:
+    """Implementation of every ``ttvis/*`` method.
+
+    Args:
+        roots: folders requests may touch (a path outside them is refused); None or empty:
+            the current working directory.
+        notify: ``notify(method, params)`` broadcasts a notification to every client.
+    """
+
+    def __init__(self, roots: list[str | os.PathLike] | None = None, notify: Notify | None = None):
+        self.notify: Notify = notify or (lambda m, p: None)
+        self.jobs: dict[str, Job] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._runs: dict[Path, TrainingDynamics] = {}
+        self._derived: dict[tuple, Any] = {}
+        self.set_roots(roots)
+
+    # ---- paths --------------------------------------------------------------
+    def set_roots(self, roots: list[str | os.PathLike] | None) -> None:
+        """Replace the folders requests may touch."""
+        self.roots = [Path(r).expanduser().resolve() for r in (roots or [os.getcwd()])]
+
+    def _allowed(self, path: Any) -> Path:
+        if not isinstance(path, str) or not path:
+            raise ApiError(INVALID_PARAMS, "params.path: expected the path of a training-run folder")
+        p = Path(path).expanduser()
+        if not p.is_absolute():
+            p = self.roots[0] / p
+        p = p.resolve()
+        if not any(p == r or p.is_relative_to(r) for r in self.roots):
+            raise ApiError(FORBIDDEN, f"{p} is outside the workspace folders ({', '.join(map(str, self.roots))}); open it as a workspace folder first")
+        return p
+
+    def _run(self, path: Any) -> TrainingDynamics:
+        p = self._allowed(path)
+        if not is_run_folder(p):
+            raise ApiError(NOT_FOUND, f"{p}: no training run there (expected dataset/representation/E.npy)")
+        run = self._runs.get(p)
+        if run is None or not run.epochs or run.epochs != _epochs_on_disk(p):
+            try:
+                run = TrainingDynamics(p)
+            except DynamicsError as exc:
+                raise ApiError(BAD_RUN, str(exc)) from None
+            self._runs[p] = run
+        return run
+
+    @staticmethod
+    def _method(name: Any) -> str:
+        from ttvis.projection.registry import get_method
+
+        try:
+            return get_method(name if isinstance(name, str) else "").name
+        except ValueError as exc:
+            raise ApiError(INVALID_PARAMS, str(exc)) from None
+
+    def _results(self, run: TrainingDynamics, method: str) -> VisResults:
+        res = VisResults(run.path, method, run.n_samples)
+        if not res.exists():
+            raise ApiError(NO_RESULTS, f"{run.path}: no {method} results yet; run training first (ttvis/train or `ttvis visualize`)")
+        return res
+
+    def _epoch_of(self, run: TrainingDynamics, res: VisResults, epoch: Any) -> int:
+        if not isinstance(epoch, int) or isinstance(epoch, bool):
+            raise ApiError(INVALID_PARAMS, "params.epoch: expected an integer epoch")
+        done = res.epochs()
+        if epoch not in done:
+            job = self._job_for(run.path)
+            hint = " (training is still running)" if job and job.status == "running" else ""
+            raise ApiError(NO_RESULTS, f"epoch {epoch} of {res.method} is not available{hint}; available: {_ranges(done)}")
+        return epoch
+
+    def _job_for(self, path: Path) -> Job | None:
+        for j in self.jobs.values():
+            if j.path == path and j.status == "running":
+                return j
+        return None
+
+    # ---- derived per-epoch arrays (cached) -------------------------------------
+    def _cached(self, key: tuple, make: Callable[[], Any]) -> Any:
+        stamp = tuple(_mtime(f) for f in key[-1]) if isinstance(key[-1], tuple) else None
+        hit = self._derived.get(key[:-1])
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        val = make()
+        if len(self._derived) > 256:
+            self._derived.clear()
+        self._derived[key[:-1]] = (stamp, val)
+        return val
+
+    def _pred_conf(self, run: TrainingDynamics, epoch: int) -> tuple[np.ndarray, np.ndarray] | None:
+        if not run.has_predictions:
+            return None
+        f = run.dataset_dir / "prediction" / f"{epoch}.npy"
+
+        def make():
+            p = _softmax(run.prediction(epoch).astype(np.float64))
+            return p.argmax(1).astype(np.int32), p.max(1).astype(np.float32)
+
+        return self._cached(("pred", run.path, epoch, (f,)), make)
+
+    # ---- methods ----------------------------------------------------------------
+    def discover(self, params: dict) -> dict:
+        """``ttvis/discover {roots?}`` -> ``{runs: [summary, ...]}`` below the roots (default: all roots)."""
+        roots = params.get("roots") or [str(r) for r in self.roots]
+        if not isinstance(roots, list):
+            raise ApiError(INVALID_PARAMS, "params.roots: expected a list of folder paths")
+        runs = []
+        for root in roots:
+            base = self._allowed(root)
+            for p in find_runs([base]):
+                try:
+                    runs.append(self._summary(self._run(str(p))))
+                except ApiError as exc:
+                    runs.append({"name": p.name, "path": str(p), "error": exc.message})
+        return {"runs": runs}
+
+    def _summary(self, run: TrainingDynamics) -> dict:
+        s = run.summary()
+        s["methods"] = self._methods_state(run)
+        return s
+
+    def _methods_state(self, run: TrainingDynamics) -> dict:
+        out: dict[str, Any] = {}
+        vis = run.path / "visualize"
+        names = sorted(d.name for d in vis.iterdir() if d.is_dir() and "." not in d.name) if vis.is_dir() else []
+        for name in names:
+            res = VisResults(run.path, name, run.n_samples)
+            ep = res.epochs()
+            final = (res.eval().get("summary") or {}).get("final") or {}
+            state = {"epochs": ep, "state": "trained" if ep else "not trained",
+                     "npr": final.get("npr_train"), "ppr": final.get("ppr_train")}
+            out[name] = state
+        job = self._job_for(run.path)
+        if job:
+            out.setdefault(job.method, {"epochs": [], "npr": None, "ppr": None})
+            out[job.method].update({"state": "training", "percentage": job.percentage, "job": job.id})
+        return out
+
+    def describe(self, params: dict) -> dict:
+        """``ttvis/describe {path}`` -> the run's summary plus each method's params and eval summary."""
+        run = self._run(params.get("path"))
+        s = self._summary(run)
+        for name, state in s["methods"].items():
+            res = VisResults(run.path, name, run.n_samples)
+            try:
+                state["params"] = res.params()
+                state["eval"] = res.eval().get("summary")
+            except DynamicsError as exc:
+                state["error"] = str(exc)
+        from ttvis.render.palette import hex_colors
+
+        s["colors"] = hex_colors(max(run.n_classes, 1))
+        s["hasSprites"] = (run.dataset_dir / "sprites").is_dir()
+        s["hasText"] = (run.dataset_dir / "text.txt").is_file()
+        return s
+
+    def epoch(self, params: dict) -> dict:
+        """``ttvis/epoch {path, method, epoch}`` -> projection, predictions, labels, split, scale,
+        background and metrics of one epoch (arrays as base64, see :mod:`ttvis.server.encoding`)."""
+        run = self._run(params.get("path"))
+        method = self._method(params.get("method", "DVI"))
+        res = self._results(run, method)
+        e = self._epoch_of(run, res, params.get("epoch"))
+        try:
+            xy = self._cached(("proj", run.path, method, e, (res.projection_path(e),)), lambda: res.projection(e))
+            scale = res.scale(e)
+        except DynamicsError as exc:
+            raise ApiError(BAD_RUN, str(exc)) from None
+        pc = self._pred_conf(run, e)
+        static = self._cached(("static", run.path, ()), lambda: {
+            "label": encode_array(run.labels, "int32"),
+            "train": encode_array(run.split_mask(), "uint8"),
+        })
+        bg = self._cached(("bg", run.path, method, e, (res.background_path(e),)), lambda: encode_bytes(res.background_png(e)))
+        return {
+            "path": str(run.path), "method": method, "epoch": e, "epochs": res.epochs(),
+            "projection": self._cached(("projb64", run.path, method, e, (res.projection_path(e),)), lambda: encode_array(xy)),
+            "predicted": encode_array(pc[0], "int32") if pc else None,
+            "confidence": encode_array(pc[1], "float32") if pc else None,
+            "label": static["label"], "train": static["train"],
+            "scale": scale.tolist() if scale is not None else _bounds(xy),
+            "background": bg,
+            "metrics": _jsonable(res.epoch_metrics(e)),
+        }
+
+    def sample(self, params: dict) -> dict:
+        """``ttvis/sample {path, index, method?}`` -> label, sprite or text, and per-epoch
+        predicted class, confidence and 2-D position (its trajectory)."""
+        run = self._run(params.get("path"))
+        i = _index(params.get("index"), run.n_samples)
+        out: dict[str, Any] = {
+            "index": i, "label": int(run.labels[i]),
+            "className": run.classes[run.labels[i]] if run.labels[i] >= 0 else None,
+            "split": "train" if run.split_mask()[i] else "test",
+            "sprite": encode_bytes(run.sprite_png(i)), "text": run.text(i),
+            "epochs": list(run.epochs),
+        }
+        if run.has_predictions:
+            pcs = [self._pred_conf(run, e) for e in run.epochs]
+            out["predicted"] = [int(p[0][i]) for p in pcs]
+            out["confidence"] = [float(p[1][i]) for p in pcs]
+        method = params.get("method")
+        if method:
+            method = self._method(method)
+            res = VisResults(run.path, method, run.n_samples)
+            traj = {}
+            for e in res.epochs():
+                xy = self._cached(("proj", run.path, method, e, (res.projection_path(e),)), lambda e=e: res.projection(e))
+                traj[str(e)] = [float(v) for v in xy[i]]
+            out["trajectory"] = traj
+        return out
+
+    def neighbors(self, params: dict) -> dict:
+        """``ttvis/neighbors {path, method, epoch, index, k?}`` -> k nearest neighbours of the
+        sample in representation space and in 2-D at that epoch, and their overlap."""
+        run = self._run(params.get("path"))
+        method = self._method(params.get("method", "DVI"))
+        res = self._results(run, method)
+        e = self._epoch_of(run, res, params.get("epoch"))
+        i = _index(params.get("index"), run.n_samples)
+        k = params.get("k", 15)
+        if not isinstance(k, int) or not 1 <= k < run.n_samples:
+            raise ApiError(INVALID_PARAMS, f"params.k: expected an integer in 1..{run.n_samples - 1}")
+        x = run.representation(e)
+        xy = self._cached(("proj", run.path, method, e, (res.projection_path(e),)), lambda: res.projection(e))
+        high, low = _nearest(x, i, k), _nearest(xy, i, k)
+        return {"index": i, "epoch": e, "k": k, "high": high.tolist(), "low": low.tolist(),
+                "overlap": len(set(high.tolist()) & set(low.tolist())) / k}
+
+    def metrics(self, params: dict) -> dict:
+        """``ttvis/metrics {path, method}`` -> the eval table for all epochs."""
+        run = self._run(params.get("path"))
+        method = self._method(params.get("method", "DVI"))
+        res = self._results(run, method)
+        try:
+            return _jsonable(res.eval())
+        except DynamicsError as exc:
+            raise ApiError(BAD_RUN, str(exc)) from None
+
+    def methods(self, params: dict) -> dict:
+        """``ttvis/methods`` -> each method's parameters (name, type, default, help, range)."""
+        from ttvis.projection.params import params_schema
+        from ttvis.projection.registry import METHODS
+
+        return {"methods": {name: params_schema(cls.params_cls) for name, cls in METHODS.items()}}
+
+    # ---- training -----------------------------------------------------------------
+    def train(self, params: dict, progress: ProgressSink | None = None) -> dict:
+        """``ttvis/train {path, method, params?, epochs?}`` -> ``{job}`` at once; trains in the background.
+
+        Progress goes to ``progress``; each finished epoch is broadcast as ``ttvis/epochReady
+        {path, method, epoch, total, metrics}``, the end as ``ttvis/trainFinished {job, path,
+        method, status, error?}``. One job per folder at a time.
+        """
+        from ttvis.projection.params import params_from_dict
+        from ttvis.projection.registry import get_method
+
+        run = self._run(params.get("path"))
+        method = self._method(params.get("method", "DVI"))
+        user = params.get("params") or {}
+        if not isinstance(user, dict):
+            raise ApiError(INVALID_PARAMS, "params.params: expected an object of method parameters")
+        try:
+            params_from_dict(get_method(method).params_cls, user)
+            from ttvis.pipeline import parse_epochs
+
+            chosen = parse_epochs(params.get("epochs"), run.epochs)
+        except ValueError as exc:
+            raise ApiError(INVALID_PARAMS, str(exc)) from None
+        with self._lock:
+            other = self._job_for(run.path)
+            if other is not None:
+                raise ApiError(BUSY, f"{run.path}: {other.method} training job {other.id} is already running on this folder; wait or cancel it")
+            job = Job(id=f"job-{next(self._ids)}", path=run.path, method=method, total=len(chosen))
+            self.jobs[job.id] = job
+        job.thread = threading.Thread(target=self._train_job, args=(job, user, chosen, progress), name=job.id, daemon=True)
+        job.thread.start()
+        return {"job": job.id, "path": str(run.path), "method": method, "epochs": chosen}
+
+    def _train_job(self, job: Job, user: dict, chosen: list[int], progress: ProgressSink | None) -> None:
+        from ttvis.pipeline import visualize
+        from ttvis.projection.trainer import Cancelled
+
+        title = f"Training {job.method} on {job.path.name}"
+        if progress:
+            progress.begin(title, f"epoch 0/{job.total}")
+
+        def on_epoch(epoch: int, total: int, metrics: dict) -> None:
+            job.epoch += 1
+            if progress:
+                progress.report(job.percentage, f"epoch {job.epoch}/{total} (E{epoch})")
+            self.notify("ttvis/epochReady", {"path": str(job.path), "method": job.method, "epoch": epoch,
+                                             "done": job.epoch, "total": total, "job": job.id,
+                                             "metrics": _jsonable({k: v for k, v in metrics.items() if k != "training"})})
+
+        t0 = time.perf_counter()
+        try:
+            visualize(job.path, job.method, user, chosen, on_epoch=on_epoch, cancel=job.cancel)
+            job.status = "done"
+            msg = f"done: {job.total} epochs in {time.perf_counter() - t0:.0f} s"
+        except Cancelled:
+            job.status = "cancelled"
+            msg = f"cancelled after {job.epoch}/{job.total} epochs (finished epochs kept)"
+        except Exception as exc:  # report, never kill the server
+            job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
+            msg = f"failed: {job.error}"
+        self._runs.pop(job.path, None)
+        if progress:
+            progress.end(msg)
+        self.notify("ttvis/trainFinished", {"job": job.id, "path": str(job.path), "method": job.method,
+                                            "status": job.status, "epochs": job.epoch, "message": msg, "error": job.error})
+
+    def cancel(self, params: dict) -> dict:
+        """``ttvis/cancel {job}`` -> ``{job, status}``; finished epochs are kept."""
+        job = self.jobs.get(params.get("job"))
+        if job is None:
+            raise ApiError(INVALID_PARAMS, f"unknown job {params.get('job')!r}; running: {[j.id for j in self.jobs.values() if j.status == 'running']}")
+        job.cancel.set()
+        return {"job": job.id, "status": "cancelling" if job.status == "running" else job.status}
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """Block until a job ends (for tests and scripts)."""
+        job = self.jobs[job_id]
+        if job.thread:
+            job.thread.join(timeout)
+        return job
+
+
+# ---- helpers --------------------------------------------------------------------
+def _epochs_on_disk(p: Path) -> list[int]:
+    from ttvis.dynamics.folder import list_epochs
+
+    return list_epochs(p / "dataset" / "representation")
+
+
+def _mtime(f: Path) -> float | None:
+    try:
+        return f.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _ranges(ep: list[int]) -> str:
+    if not ep:
+        return "none (run training first)"
+    return f"{ep[0]}..{ep[-1]}" if ep == list(range(ep[0], ep[-1] + 1)) else ", ".join(map(str, ep))
+
+
+def _index(i: Any, n: int) -> int:
+    if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < n:
+        raise ApiError(INVALID_PARAMS, f"params.index: expected a sample index in 0..{n - 1}")
+    return i
+
+
+def _nearest(x: np.ndarray, i: int, k: int) -> np.ndarray:
+    d = ((x - x[i]) ** 2).sum(1)
+    d[i] = np.inf
+    idx = np.argpartition(d, k)[:k]
+    return idx[np.argsort(d[idx])].astype(np.int64)
+
+
+def _bounds(xy: np.ndarray) -> list[float]:
+    lo, hi = xy.min(0), xy.max(0)
+    return [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])]
+
+
+def _jsonable(obj: Any) -> Any:
+    from ttvis.dynamics.atomic import _json_safe
+
+    return _json_safe(obj)
