@@ -286,11 +286,12 @@ class TtvisApi:
         if method:
             method = self._method(method)
             res = VisResults(run.path, method, run.n_samples)
-            traj = {}
-            for e in res.epochs():
+            done = res.epochs()
+            pos = []
+            for e in done:
                 xy = self._cached(("proj", run.path, method, e, (res.projection_path(e),)), lambda e=e: res.projection(e))
-                traj[str(e)] = [float(v) for v in xy[i]]
-            out["trajectory"] = traj
+                pos.append([float(v) for v in xy[i]])
+            out["trajectory"] = {"epochs": done, "positions": pos}
         return out
 
     def neighbors(self, params: dict) -> dict:
@@ -311,14 +312,16 @@ class TtvisApi:
                 "overlap": len(set(high.tolist()) & set(low.tolist())) / k}
 
     def metrics(self, params: dict) -> dict:
-        """``ttvis/metrics {path, method}`` -> the eval table for all epochs."""
+        """``ttvis/metrics {path, method}`` -> ``{method, k, epochs: [{epoch, npr_train, ...}], summary}``."""
         run = self._run(params.get("path"))
         method = self._method(params.get("method", "DVI"))
         res = self._results(run, method)
         try:
-            return _jsonable(res.eval())
+            ev = res.eval()
         except DynamicsError as exc:
             raise ApiError(BAD_RUN, str(exc)) from None
+        rows = [{"epoch": int(e), **m} for e, m in sorted(ev.get("epochs", {}).items(), key=lambda kv: int(kv[0]))]
+        return _jsonable({"method": method, "k": ev.get("k"), "epochs": rows, "summary": ev.get("summary")})
 
     def methods(self, params: dict) -> dict:
         """``ttvis/methods`` -> each method's parameters (name, type, default, help, range)."""

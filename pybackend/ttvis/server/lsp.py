@@ -1,0 +1,189 @@
+"""JSON-RPC 2.0 front end built on pygls (2.x): the ``ttvis/*`` methods of :mod:`ttvis.server.api`.
+
+The same :func:`build_server` serves stdio with LSP base-protocol framing (``ttvis
+server``, started by the VS Code extension through vscode-languageclient) and each
+websocket connection (``ttvis serve``). Requests run in worker threads so one slow
+request never blocks another client; notifications from training threads are
+scheduled onto each connection's event loop. Training reports through standard
+``$/progress`` work-done progress (the client's ``workDoneToken``, or a server-created
+token via ``window/workDoneProgress/create``) and is cancellable with
+``window/workDoneProgress/cancel`` or ``ttvis/cancel``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from concurrent.futures import Future
+from typing import Any, Callable
+
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.server import LanguageServer
+
+from ttvis import __version__
+from ttvis.server.api import ApiError, TtvisApi
+
+log = logging.getLogger("ttvis.server")
+
+REQUESTS = ["discover", "describe", "epoch", "sample", "neighbors", "metrics", "methods", "cancel"]
+
+
+def plain(obj: Any) -> Any:
+    """pygls hands custom params over as namedtuples; turn them back into dicts/lists."""
+    if hasattr(obj, "_asdict"):
+        return {k: plain(v) for k, v in obj._asdict().items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    return obj
+
+
+class Hub:
+    """The connected clients: (event loop, protocol) pairs that notifications fan out to."""
+
+    def __init__(self) -> None:
+        self._peers: dict[int, tuple[asyncio.AbstractEventLoop, Any]] = {}
+        self._lock = threading.Lock()
+
+    def attach(self, loop: asyncio.AbstractEventLoop, protocol: Any) -> None:
+        with self._lock:
+            self._peers[id(protocol)] = (loop, protocol)
+
+    def detach(self, protocol: Any) -> None:
+        with self._lock:
+            self._peers.pop(id(protocol), None)
+
+    def broadcast(self, method: str, params: dict) -> None:
+        """Send a notification to every client, from any thread."""
+        with self._lock:
+            peers = list(self._peers.values())
+        for loop, protocol in peers:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_safe_notify, protocol, method, params)
+
+
+def _safe_notify(protocol: Any, method: str, params: dict) -> None:
+    try:
+        protocol.notify(method, params)
+    except Exception:  # a client gone mid-notification must not stop the others
+        log.debug("notification %s dropped", method, exc_info=True)
+
+
+class _LspProgress:
+    """A :class:`~ttvis.server.api.ProgressSink` over pygls's work-done progress, thread-safe."""
+
+    def __init__(self, ls: LanguageServer, loop: asyncio.AbstractEventLoop, token: str):
+        self.ls, self.loop, self.token = ls, loop, token
+
+    def _post(self, fn: Callable, value: Any) -> None:
+        self.loop.call_soon_threadsafe(fn, self.token, value)
+
+    def begin(self, title: str, message: str) -> None:
+        self._post(self.ls.work_done_progress.begin,
+                   lsp.WorkDoneProgressBegin(title=title, message=message, percentage=0, cancellable=True))
+
+    def report(self, percentage: int, message: str) -> None:
+        self._post(self.ls.work_done_progress.report, lsp.WorkDoneProgressReport(message=message, percentage=percentage))
+
+    def end(self, message: str) -> None:
+        self._post(self.ls.work_done_progress.end, lsp.WorkDoneProgressEnd(message=message))
+
+
+def build_server(api: TtvisApi, hub: Hub, roots_from_client: bool = True) -> LanguageServer:
+    """A pygls LanguageServer exposing ``ttvis/*`` (see :mod:`ttvis.server.api`).
+
+    Args:
+        api: the shared API (jobs and caches shared by all connections).
+        hub: where notifications fan out.
+        roots_from_client: take the allowed roots from the client's workspace folders.
+    """
+    ls = LanguageServer("ttvis", __version__)
+
+    async def call(fn: Callable[[dict], dict], params: Any) -> dict:
+        hub.attach(asyncio.get_running_loop(), ls.protocol)
+        p = plain(params) if params is not None else {}
+        if not isinstance(p, dict):
+            raise JsonRpcException(message="params: expected a JSON object", code=-32602)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, fn, p)
+        except ApiError as exc:
+            raise JsonRpcException(message=exc.message, code=exc.code) from None
+        except JsonRpcException:
+            raise
+        except Exception as exc:  # a bad request never kills the server
+            log.exception("ttvis request failed")
+            raise JsonRpcException(message=f"internal error: {type(exc).__name__}: {exc}", code=-32603) from None
+
+    for name in REQUESTS:
+        fn = getattr(api, name)
+
+        async def handler(params: Any, fn=fn) -> dict:
+            return await call(fn, params)
+
+        ls.feature(f"ttvis/{name}")(handler)
+
+    @ls.feature("ttvis/train")
+    async def train(params: Any) -> dict:
+        loop = asyncio.get_running_loop()
+        hub.attach(loop, ls.protocol)
+        p = plain(params) if params is not None else {}
+        token = p.pop("workDoneToken", None) if isinstance(p, dict) else None
+        if token is None:
+            token = f"ttvis-train-{uuid.uuid4().hex[:8]}"
+            try:
+                await asyncio.wait_for(ls.work_done_progress.create_async(token), timeout=5)
+            except Exception:  # a client without server-initiated progress still gets notifications
+                log.info("client did not accept window/workDoneProgress/create; continuing")
+        fut = ls.work_done_progress.tokens.setdefault(token, Future())
+        result = await call(lambda q: api.train(q, _LspProgress(ls, loop, token)), p)
+        job = result["job"]
+        fut.add_done_callback(lambda f: api.cancel({"job": job}) if f.cancelled() else None)
+        return {**result, "workDoneToken": token}
+
+    def _roots_from_workspace() -> None:
+        folders = [f.uri for f in (ls.workspace.folders or {}).values()] if ls.workspace else []
+        paths = [_uri_to_path(u) for u in folders]
+        if not paths and ls.workspace and ls.workspace.root_path:
+            paths = [ls.workspace.root_path]
+        if paths:
+            api.set_roots(paths)
+            log.info("workspace roots: %s", paths)
+
+    if roots_from_client:
+        @ls.feature(lsp.INITIALIZED)
+        def initialized(params: lsp.InitializedParams) -> None:
+            hub.attach(asyncio.get_event_loop(), ls.protocol)
+            _roots_from_workspace()
+
+        @ls.feature(lsp.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+        def folders_changed(params: lsp.DidChangeWorkspaceFoldersParams) -> None:
+            _roots_from_workspace()
+
+    return ls
+
+
+def _uri_to_path(uri: str) -> str:
+    from pygls.uris import to_fs_path
+
+    return to_fs_path(uri) or uri
+
+
+def run_stdio(roots: list[str] | None = None) -> None:
+    """Serve ``ttvis/*`` on stdin/stdout with LSP framing until the client exits.
+
+    Args:
+        roots: folders the server may read; None: the client's workspace folders
+            (the current folder until the client says).
+    """
+    import os
+
+    logging.basicConfig(level=os.environ.get("TTVIS_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    hub = Hub()
+    api = TtvisApi(roots, notify=hub.broadcast)
+    server = build_server(api, hub, roots_from_client=not roots)
+    log.info("ttvis %s JSON-RPC server on stdio; roots %s", __version__, [str(r) for r in api.roots])
+    server.start_io()

@@ -1,0 +1,114 @@
+"""``ttvis serve``: the JSON-RPC API over websockets on 127.0.0.1, plus the web page.
+
+One port serves both: HTTP GETs return the page and its assets (from the built webview
+bundle when present, else a small placeholder page), and ``/ws`` upgrades to a
+websocket that speaks the same pygls JSON-RPC as ``ttvis server`` (one JSON message per
+websocket frame). The page and the websocket both require the random access token
+printed in the URL; anything else gets HTTP 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import logging
+import mimetypes
+import secrets
+import threading
+import webbrowser
+from pathlib import Path
+from typing import Callable
+from urllib.parse import parse_qs, urlsplit
+
+from ttvis.server.api import TtvisApi
+from ttvis.server.lsp import Hub, build_server
+
+log = logging.getLogger("ttvis.serve")
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def _response(status: int, body: bytes, content_type: str):
+    from websockets.datastructures import Headers
+    from websockets.http11 import Response
+
+    headers = Headers({"Content-Type": content_type, "Content-Length": str(len(body)), "Cache-Control": "no-store",
+                       "X-Content-Type-Options": "nosniff"})
+    return Response(status, http.HTTPStatus(status).phrase, headers, body)
+
+
+def static_root() -> Path:
+    """The folder the page is served from: the built webview bundle if present, else the placeholder."""
+    built = STATIC / "webview"
+    return built if (built / "index.html").is_file() else STATIC
+
+
+def make_request_handler(token: str) -> Callable:
+    """``process_request`` hook: token check for the page and ``/ws``, static files for GETs."""
+
+    def process_request(connection, request):
+        url = urlsplit(request.path)
+        given = parse_qs(url.query).get("token", [""])[0]
+        is_asset = url.path.startswith("/assets/")
+        if not is_asset and not secrets.compare_digest(given, token):
+            return _response(403, b"403 Forbidden: a valid ?token= is required (use the URL ttvis serve printed)\n", "text/plain")
+        if url.path == "/ws":
+            return None  # proceed with the websocket handshake
+        root = static_root()
+        rel = "index.html" if url.path in ("", "/") else url.path.lstrip("/")
+        f = (root / rel).resolve()
+        if not f.is_relative_to(root) or not f.is_file():
+            return _response(404, b"404 Not Found\n", "text/plain")
+        ctype = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
+        return _response(200, f.read_bytes(), ctype)
+
+    return process_request
+
+
+async def serve_async(paths: list[str], port: int = 0, host: str = "127.0.0.1", token: str | None = None,
+                      on_ready: Callable[[str, int, str], None] | None = None, stop: asyncio.Event | None = None) -> None:
+    """Run the server until ``stop`` is set (or forever).
+
+    Args:
+        paths: roots: folders that requests may touch.
+        port: TCP port, 0 for a free one.
+        host: bind address; 127.0.0.1 only by design.
+        token: access token (default: 32 random URL-safe characters).
+        on_ready: ``on_ready(url, port, token)`` once listening.
+    """
+    from pygls.io_ import run_websocket
+    from websockets.asyncio.server import serve as ws_serve
+
+    token = token or secrets.token_urlsafe(24)
+    hub = Hub()
+    api = TtvisApi(paths, notify=hub.broadcast)
+
+    async def connection(websocket):
+        server = build_server(api, hub, roots_from_client=False)
+        hub.attach(asyncio.get_running_loop(), server.protocol)
+        try:
+            await run_websocket(websocket=websocket, stop_event=threading.Event(), protocol=server.protocol, logger=log)
+        finally:
+            hub.detach(server.protocol)
+
+    async with ws_serve(connection, host, port, process_request=make_request_handler(token), max_size=2**26) as server:
+        bound = server.sockets[0].getsockname()[1]
+        url = f"http://{host}:{bound}/?token={token}"
+        if on_ready:
+            on_ready(url, bound, token)
+        await (stop.wait() if stop else asyncio.Future())
+
+
+def serve(paths: list[str], port: int = 0, host: str = "127.0.0.1", open_browser: bool = False) -> None:
+    """``ttvis serve``: print the URL (with its token), optionally open a browser, serve until Ctrl-C."""
+    logging.basicConfig(level=logging.WARNING)
+
+    def ready(url: str, bound: int, token: str) -> None:
+        print(f"ttvis serve: {url}", flush=True)
+        print(f"  websocket: ws://{host}:{bound}/ws?token={token}   roots: {', '.join(paths)}", flush=True)
+        if open_browser:
+            webbrowser.open(url)
+
+    try:
+        asyncio.run(serve_async(paths, port, host, on_ready=ready))
+    except KeyboardInterrupt:
+        print("ttvis serve: stopped", flush=True)
