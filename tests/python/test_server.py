@@ -192,22 +192,28 @@ def test_results_missing_says_run_training_first(workspace, tmp_path):
     assert run_session(ws, body)
 
 
-def test_stdio_train_progress_epoch_ready_and_busy(workspace):
+def test_stdio_second_job_is_busy_and_ttvis_cancel_stops(workspace):
     ws, _ = workspace
     run = ws / "runs" / "train4"
     shutil.copytree(ws / "runs" / "digits", run, ignore=shutil.ignore_patterns("visualize"))
 
     async def body(s):
-        started = await s.request("ttvis/train", {"path": str(run), "method": "DVI", "epochs": "1-4",
-                                                  "params": {"resolution": 64}})
-        assert started["job"] and started["epochs"] == [1, 2, 3, 4]
+        started = await s.request("ttvis/train", {"path": str(run), "method": "DVI", "params": {"resolution": 64}})
+        assert started["job"] and started["epochs"] == list(range(1, 21))
         with pytest.raises(JsonRpcException) as ei:
             await s.request("ttvis/train", {"path": str(run), "method": "DVI"})
         assert ei.value.code == -32004 and "already running" in ei.value.message
+        d = await s.request("ttvis/discover", {})
+        state = [r for r in d["runs"] if r["path"] == str(run)][0]["methods"]["DVI"]
+        assert state["state"] == "training" and state["job"] == started["job"]
+        await s.wait_for(lambda: any(n == "ttvis/epochReady" for n, _ in s.events))
+        c = await s.request("ttvis/cancel", {"job": started["job"]})
+        assert c == {"job": started["job"], "status": "cancelling"}
         await s.wait_for(lambda: any(n == "ttvis/trainFinished" for n, _ in s.events))
-        return started
+        return [e for n, e in s.events if n == "ttvis/trainFinished"][0]
 
-    started = run_session(ws, body)
+    fin = run_session(ws, body)
+    assert fin["status"] == "cancelled" and 1 <= fin["epochs"] < 20
 
 
 def _progress_and_ready(events, token):
