@@ -240,6 +240,33 @@ def load_epoch(run: TrainingDynamics, res: VisResults, epoch: int, head: Predict
         raise DynamicsError(path, f"a {res.method} vis model state saved by ttvis", f"unreadable ({exc})") from None
 
 
+def _open_results(run_path: str | Path, method: str) -> tuple[TrainingDynamics, VisResults, list[int]]:
+    """The run, its results for ``method`` and their complete epochs.
+
+    Raises:
+        DynamicsError: bad folder, or no results ("run `ttvis visualize` first").
+    """
+    from ttvis.projection.registry import get_method
+
+    run = TrainingDynamics(run_path)
+    name = get_method(method).name
+    res = VisResults(run.path, name, run.n_samples)
+    epochs = res.epochs()
+    if not epochs:
+        raise DynamicsError(res.dir / "projection", f"{name} results", "none: run `ttvis visualize` first")
+    return run, res, epochs
+
+
+def _background_rgb(res: VisResults, epoch: int) -> np.ndarray | None:
+    """The epoch's territory image as uint8 ``[R, R, 3]``, or None."""
+    import io
+
+    from PIL import Image
+
+    png = res.background_png(epoch)
+    return None if png is None else np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
 def evaluate(run_path: str | Path, method: str = "DVI", on_epoch: OnEpoch | None = None,
              on_message: OnMessage | None = None) -> dict[str, Any]:
     """Recompute ``eval.json`` for every epoch with results on disk, and return it.
@@ -247,14 +274,8 @@ def evaluate(run_path: str | Path, method: str = "DVI", on_epoch: OnEpoch | None
     Raises:
         DynamicsError: bad run folder or results missing ("run training first").
     """
-    run = TrainingDynamics(run_path)
-    from ttvis.projection.registry import get_method
-
-    name = get_method(method).name
-    res = VisResults(run.path, name, run.n_samples)
-    epochs = res.epochs()
-    if not epochs:
-        raise DynamicsError(res.dir / "projection", f"{name} results", "none: run `ttvis visualize` first")
+    run, res, epochs = _open_results(run_path, method)
+    name = res.method
     heads = _heads(run, "cpu", on_message)
     old = res.eval()
     evals: dict[str, Any] = {"method": name, "k": K, "epochs": {}}
@@ -264,14 +285,10 @@ def evaluate(run_path: str | Path, method: str = "DVI", on_epoch: OnEpoch | None
         scale = res.scale(e)
         terr = None
         if scale is not None and ep.head is not None:
-            from PIL import Image
-            import io
-
             from ttvis.render.territory import class_from_color
 
-            png = res.background_png(e)
-            if png is not None:
-                terr = class_from_color(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), run.n_classes)
+            rgb = _background_rgb(res, e)
+            terr = None if rgb is None else class_from_color(rgb, run.n_classes)
         ep.stats = old["epochs"].get(str(e), {}).get("training", {})
         m = epoch_metrics(run, ep, terr, scale)
         positions[e] = ep.positions
@@ -296,26 +313,17 @@ def render(run_path: str | Path, method: str = "DVI", gif: bool = True, epochs: 
     Raises:
         DynamicsError: bad folder or results missing.
     """
-    from PIL import Image
-    import io
-
     from ttvis.dynamics import atomic
-    from ttvis.projection.registry import get_method
     from ttvis.render.frames import frames_to_gif, render_frame
 
-    run = TrainingDynamics(run_path)
-    name = get_method(method).name
-    res = VisResults(run.path, name, run.n_samples)
-    done = res.epochs()
-    if not done:
-        raise DynamicsError(res.dir / "projection", f"{name} results", "none: run `ttvis visualize` first")
+    run, res, done = _open_results(run_path, method)
+    name = res.method
     chosen = parse_epochs(epochs, done)
     evals = res.eval()["epochs"]
     frames, pngs = [], []
     for e in chosen:
         xy = res.projection(e)
-        png = res.background_png(e)
-        bg = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) if png else None
+        bg = _background_rgb(res, e)
         m = evals.get(str(e), {})
         def f(key: str) -> str:
             v = m.get(key)

@@ -212,6 +212,23 @@ class TrainingDynamics:
             self._cache.popitem(last=False)
         return arr
 
+    def _load_matrix(self, path: Path, what: str, shape: str, cols: int | None, col_name: str) -> np.ndarray:
+        """Load a float32 ``[N, cols]`` per-epoch matrix, validated against the first epoch."""
+        arr = load_array(path, f"float32 {shape} {what}")
+        n = getattr(self, "n_samples", None) or (arr.shape[0] if arr.ndim else 0)
+        if arr.ndim != 2:
+            raise DynamicsError(path, f"a 2-D array {shape} of {what}", f"shape {list(arr.shape)}")
+        if arr.shape[0] != n:
+            raise DynamicsError(path, f"{n} rows (samples, as in epoch {self.epochs[0]})", f"{arr.shape[0]}")
+        if cols is not None and arr.shape[1] != cols:
+            raise DynamicsError(path, f"{cols} columns ({col_name})", f"{arr.shape[1]}")
+        if not np.issubdtype(arr.dtype, np.number):
+            raise DynamicsError(path, f"numeric {what}", f"dtype {arr.dtype}")
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        check_finite(arr, path, what)
+        arr.setflags(write=False)
+        return arr
+
     def _check_epoch(self, epoch: int) -> None:
         if epoch not in self.epochs:
             raise DynamicsError(
@@ -232,24 +249,8 @@ class TrainingDynamics:
         self._check_epoch(epoch)
         path = self.dataset_dir / "representation" / f"{epoch}.npy"
 
-        def load() -> np.ndarray:
-            arr = load_array(path, "float32 [N, D] representations")
-            if arr.ndim != 2:
-                raise DynamicsError(path, "a 2-D array [N samples, D features]", f"shape {list(arr.shape)}")
-            n = getattr(self, "n_samples", arr.shape[0])
-            d = getattr(self, "dim", arr.shape[1])
-            if arr.shape[0] != n:
-                raise DynamicsError(path, f"{n} rows (samples, as in epoch {self.epochs[0]})", f"{arr.shape[0]}")
-            if arr.shape[1] != d:
-                raise DynamicsError(path, f"{d} columns (feature dims, as in epoch {self.epochs[0]})", f"{arr.shape[1]}")
-            if not np.issubdtype(arr.dtype, np.number):
-                raise DynamicsError(path, "numeric features", f"dtype {arr.dtype}")
-            arr = np.ascontiguousarray(arr, dtype=np.float32)
-            check_finite(arr, path, "representations")
-            arr.setflags(write=False)
-            return arr
-
-        return self._cached("rep", epoch, load)
+        d = getattr(self, "dim", None)
+        return self._cached("rep", epoch, lambda: self._load_matrix(path, "representations", "[N, D]", d, "feature dims"))
 
     def prediction(self, epoch: int) -> np.ndarray | None:
         """Raw class scores of every sample at ``epoch``: float32 ``[N, C]``, or None when not recorded.
@@ -264,20 +265,8 @@ class TrainingDynamics:
                 raise DynamicsError(path, f"float32 [N, C] class scores for epoch {epoch} (other epochs have them)", "no such file")
             return None
 
-        def load() -> np.ndarray:
-            arr = load_array(path, "float32 [N, C] class scores")
-            n = getattr(self, "n_samples", arr.shape[0])
-            if arr.ndim != 2 or arr.shape[0] != n:
-                raise DynamicsError(path, f"a 2-D array [{n} samples, C classes]", f"shape {list(arr.shape)}")
-            c = len(getattr(self, "classes", [])) or arr.shape[1]
-            if arr.shape[1] != c:
-                raise DynamicsError(path, f"{c} columns (one per class)", f"{arr.shape[1]}")
-            arr = np.ascontiguousarray(arr, dtype=np.float32)
-            check_finite(arr, path, "class scores")
-            arr.setflags(write=False)
-            return arr
-
-        return self._cached("pred", epoch, load)
+        c = len(getattr(self, "classes", [])) or None
+        return self._cached("pred", epoch, lambda: self._load_matrix(path, "class scores", "[N, C]", c, "classes"))
 
     def predicted_class(self, epoch: int) -> np.ndarray | None:
         """Argmax of :meth:`prediction`: int64 ``[N]``, or None without predictions."""
