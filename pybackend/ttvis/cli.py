@@ -86,6 +86,7 @@ class _Progress:
         self.bar.update(1)
 
     def close(self) -> None:
+        """Close the bar if one was opened."""
         if self.bar is not None:
             self.bar.close()
 
@@ -122,6 +123,7 @@ def _print_outputs(path: Path, method: str, evals: dict, render_out: dict | None
 
 # ---- commands ---------------------------------------------------------------
 def cmd_visualize(args: argparse.Namespace) -> int:
+    """`ttvis visualize PATH`: train the vis model, print the metrics table and output paths."""
     evals = _run_visualize(args.path, args.method, _params_from_args(args), args.epochs)
     from ttvis.projection.registry import get_method
 
@@ -130,6 +132,7 @@ def cmd_visualize(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """`ttvis eval PATH`: recompute eval.json from results on disk and print it."""
     from ttvis.pipeline import evaluate
     from ttvis.projection.registry import get_method
 
@@ -149,6 +152,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    """`ttvis render PATH`: PNG frames (and with --gif an animation) from results on disk."""
     from ttvis.pipeline import render
 
     prog = _Progress("rendering frames", keys=())
@@ -163,6 +167,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """`ttvis demo`: record the digits CNN run, visualize it with DVI, render frames and GIF."""
     import time
 
     from tqdm import tqdm
@@ -198,6 +203,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_server(args: argparse.Namespace) -> int:
+    """`ttvis server`: JSON-RPC on stdio for the VS Code extension (blocks until the client exits)."""
     from ttvis.server.lsp import run_stdio
 
     run_stdio(roots=args.roots)
@@ -205,6 +211,7 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """`ttvis serve`: websocket API + page on 127.0.0.1 (blocks until Ctrl-C)."""
     from ttvis.server.web import serve
 
     serve(args.paths or [os.getcwd()], port=args.port, host="127.0.0.1", open_browser=args.open)

@@ -24,10 +24,13 @@ class DigitsCNN(nn.Module):
         self.head = nn.Linear(width, n_classes)
 
     def feature(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, 1, 8, 8]`` images -> ``[B, 64]`` representations."""
         return self.fc(self.conv(x))
 
     def prediction(self, h: torch.Tensor) -> torch.Tensor:
+        """``[B, 64]`` representations -> ``[B, n_classes]`` raw class scores."""
         return self.head(h)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores of images: ``prediction(feature(x))``."""
         return self.prediction(self.feature(x))

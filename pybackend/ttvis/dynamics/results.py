@@ -40,23 +40,29 @@ class VisResults:
 
     # ---- paths -----------------------------------------------------------
     def projection_path(self, epoch: int) -> Path:
+        """``projection/E.npy``."""
         return self.dir / "projection" / f"{epoch}.npy"
 
     def background_path(self, epoch: int) -> Path:
+        """``bgimg/E.png``."""
         return self.dir / "bgimg" / f"{epoch}.png"
 
     def scale_path(self, epoch: int) -> Path:
+        """``scale/E.npy``."""
         return self.dir / "scale" / f"{epoch}.npy"
 
     def model_path(self, epoch: int) -> Path:
+        """``model/E.pth`` (the vis model)."""
         return self.dir / "model" / f"{epoch}.pth"
 
     @property
     def eval_path(self) -> Path:
+        """``eval.json``."""
         return self.dir / "eval.json"
 
     @property
     def params_path(self) -> Path:
+        """``params.json``."""
         return self.dir / "params.json"
 
     # ---- reading ---------------------------------------------------------

@@ -32,7 +32,9 @@ class VisModel(nn.Module):
         self.decoder = mlp([2, *reversed(list(hidden)), dim])
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """float32 ``[M, D]`` (normalised representations) -> ``[M, 2]``."""
         return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """float32 ``[M, 2]`` -> ``[M, D]`` (normalised representations)."""
         return self.decoder(z)

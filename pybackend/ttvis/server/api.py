@@ -45,11 +45,14 @@ class ApiError(Exception):
 class ProgressSink(Protocol):
     """Where a job reports work-done progress (LSP ``$/progress`` begin/report/end)."""
 
-    def begin(self, title: str, message: str) -> None: ...
+    def begin(self, title: str, message: str) -> None:
+        """Work starts (percentage 0)."""
 
-    def report(self, percentage: int, message: str) -> None: ...
+    def report(self, percentage: int, message: str) -> None:
+        """Work advanced to ``percentage`` (0..100)."""
 
-    def end(self, message: str) -> None: ...
+    def end(self, message: str) -> None:
+        """Work ended (done, cancelled or failed, said in ``message``)."""
 
 
 Notify = Callable[[str, dict], None]
@@ -71,6 +74,7 @@ class Job:
 
     @property
     def percentage(self) -> int:
+        """Finished share of the job's epochs, 0..100."""
         return int(100 * self.epoch / self.total) if self.total else 0
 
 

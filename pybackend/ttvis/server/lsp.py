@@ -50,10 +50,12 @@ class Hub:
         self._lock = threading.Lock()
 
     def attach(self, loop: asyncio.AbstractEventLoop, protocol: Any) -> None:
+        """Register a connection (idempotent)."""
         with self._lock:
             self._peers[id(protocol)] = (loop, protocol)
 
     def detach(self, protocol: Any) -> None:
+        """Forget a closed connection."""
         with self._lock:
             self._peers.pop(id(protocol), None)
 
