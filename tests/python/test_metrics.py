@@ -53,13 +53,14 @@ def test_ppr_counts_agreement():
 
 def test_temporal_ranking_perfect_and_reversed():
     rng = np.random.default_rng(0)
-    steps = rng.normal(size=(6, 50, 8)).cumsum(0).astype(np.float32)
+    steps = rng.normal(size=(6, 50, 8)).cumsum(0).astype(np.float32)  # 6 epochs, 50 samples
     highs = list(steps)
-    lows = [h[:, :2] * 0 + np.linalg.norm(h - steps[-1], axis=1, keepdims=True) for h in steps]
-    assert temporal_ranking(highs, lows, 5) > 0.99
-    rev = [lows[i] for i in range(6)]
-    rev = [-r + 100 if i != 5 else r for i, r in enumerate(rev)]
-    assert temporal_ranking(highs, [np.concatenate([r, r], 1)[:, :2] for r in lows], 5) > 0.99
+    dist = [np.linalg.norm(h - steps[-1], axis=1) for h in steps]  # high-D distance to the last epoch
+    same = [np.stack([d, np.zeros_like(d)], 1) for d in dist]  # 2-D distances rank the same way
+    assert temporal_ranking(highs, same, 5) > 0.99
+    far = [np.stack([1000.0 - d, np.zeros_like(d)], 1) for d in dist]  # far in high-D = near in 2-D
+    far[5] = np.zeros((50, 2))  # the reference epoch at the origin
+    assert temporal_ranking(highs, far, 5) < -0.99
 
 
 def test_trustworthiness_is_sklearns_and_continuity_swaps_roles():
