@@ -198,7 +198,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         prog.close()
     print(f"\nrecorded run: {out}  (dataset/, model/, model.py, index.json)\n")
     _print_outputs(out, args.method, evals, r)
-    print(f"\ndone in {time.perf_counter() - t0:.0f} s. Next: `ttvis serve {out} --open` to explore it in a browser.")
+    print(f"\ndone in {time.perf_counter() - t0:.0f} s. Animation: {r['gif']}\n"
+          f"Backend for the editor/browser views: `ttvis serve {out}` (see README, 'The backend server').")
     return 0
 
 
