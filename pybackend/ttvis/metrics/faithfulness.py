@@ -9,23 +9,14 @@ from typing import Callable
 
 import numpy as np
 
-from ttvis.projection.knn import knn_graph
+from ttvis.projection.knn import knn_graph, neighbour_overlap
 
 _TRUST_MAX = 3000  # trustworthiness/continuity are O(N^2): larger sets are subsampled
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean over rows of |a_i ∩ b_i| / k for int ``[N, k]`` neighbour lists."""
-    if a.shape[0] == 0:
-        return float("nan")
-    k = a.shape[1]
-    sa = np.sort(a, 1)
-    sb = np.sort(b, 1)
-    # count common entries row-wise with a merge via searchsorted on each row
-    hits = 0
-    for x, y in zip(sa, sb):
-        hits += np.intersect1d(x, y, assume_unique=True).size
-    return hits / (a.shape[0] * k)
+    """Mean over rows of |a_i ∩ b_i| / k for int ``[N, k]`` neighbour lists (NaN for N = 0)."""
+    return float(neighbour_overlap(a, b).mean()) if a.shape[0] else float("nan")
 
 
 def neighbour_preserving_rate(high: np.ndarray, low: np.ndarray, k: int = 15, query: np.ndarray | None = None) -> float:

@@ -25,7 +25,7 @@ from ttvis.dynamics.folder import TrainingDynamics
 from ttvis.projection.boundary import boundary_samples
 from ttvis.projection.complex import dvi_complex
 from ttvis.projection.head import PredictionHead
-from ttvis.projection.knn import knn_graph
+from ttvis.projection.knn import knn_graph, neighbour_overlap
 from ttvis.projection.losses import umap_ab
 from ttvis.projection.networks import VisModel
 from ttvis.projection.params import DVIParams
@@ -93,12 +93,6 @@ def _batched(fn: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, device: 
         for s in range(0, x.shape[0], batch):
             out.append(fn(torch.from_numpy(np.array(x[s : s + batch], dtype=np.float32)).to(device)).cpu().numpy())
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0,), np.float32)
-
-
-def neighbour_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per row, the share of ``a``'s neighbours (int ``[N, k]``) also in ``b``'s: float32 ``[N]``."""
-    k = a.shape[1]
-    return np.array([np.intersect1d(x, y, assume_unique=True).size / k for x, y in zip(a, b)], np.float32)
 
 
 class DVI:

@@ -53,3 +53,16 @@ def _exact(x: np.ndarray, k: int, chunk: int = 2048) -> tuple[np.ndarray, np.nda
         idx_out.append(idx)
         dist_out.append(dist.clamp_min(0.0).sqrt())
     return torch.cat(idx_out).numpy().astype(np.int64), torch.cat(dist_out).numpy().astype(np.float32)
+
+
+def neighbour_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per row, the share of ``a``'s neighbours that are also ``b``'s.
+
+    Args:
+        a, b: int ``[N, k]`` neighbour lists of the same N points (no repeats within a row).
+
+    Returns:
+        float32 ``[N]`` in [0, 1].
+    """
+    k = a.shape[1]
+    return np.array([np.intersect1d(x, y, assume_unique=True).size / k for x, y in zip(a, b)], np.float32)
