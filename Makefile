@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup demo test test-python bench clean
+.PHONY: setup setup-node setup-browser demo test test-python test-node bench clean
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,22 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(VENV)/bin/ttvis demo
 
-test: test-python
+test: test-python test-node
+
+# the npm side (extension + webview) and Debian's Chromium for the browser tests
+setup-node: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+setup-browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test-node: setup setup-node setup-browser
+	TTVIS_PYTHON=$(abspath $(PY)) npm test
 
 test-python: setup
 	$(PY) -m pytest -q tests/python
@@ -28,4 +43,4 @@ bench: setup
 	$(PY) benchmarks/dvi_vs_umap.py
 
 clean:
-	rm -rf $(VENV) ttvis-demo benchmarks/_data .pytest_cache
+	rm -rf $(VENV) node_modules out ttvis-demo benchmarks/_data .pytest_cache

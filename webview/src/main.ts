@@ -169,9 +169,31 @@ async function backgroundTexture(d: EpochData): Promise<any> {
 }
 
 // ---- drawing ------------------------------------------------------------------
-let drawing = Promise.resolve();
+let wanted: { epoch: number; transition: boolean } | null = null;
+let busy: Promise<void> | null = null;
 
-async function showEpoch(epoch: number, transition = true): Promise<void> {
+/** Switch to ``epoch``: switches run one at a time, and a burst of requests coalesces to the latest. */
+function showEpoch(epoch: number, transition = true): Promise<void> {
+  wanted = { epoch, transition };
+  if (!busy) {
+    busy = (async () => {
+      while (wanted) {
+        const w = wanted;
+        wanted = null;
+        await drawEpoch(w.epoch, w.transition);
+      }
+      busy = null;
+    })();
+  }
+  return busy;
+}
+
+/** The epoch the view is at or heading to. */
+function targetEpoch(): number | undefined {
+  return wanted?.epoch ?? current?.epoch;
+}
+
+async function drawEpoch(epoch: number, transition: boolean): Promise<void> {
   const t0 = performance.now();
   let d: EpochData;
   try {
@@ -189,14 +211,16 @@ async function showEpoch(epoch: number, transition = true): Promise<void> {
   const pts = pointsOf(d);
   const filter = visibleIndices(d);
   const animate = transition && (plot as any).get("points").length === d.label.length;
-  drawing = plot.draw(pts as any, {
-    transition: animate, transitionDuration: Math.round(450 / state.speed),
+  const duration = Math.round(450 / state.speed);
+  const drawing = plot.draw(pts as any, {
+    transition: animate, transitionDuration: duration,
     filter: filter.length === d.label.length ? undefined : filter,
     select: state.selected !== undefined ? [state.selected] : undefined,
     zDataType: state.colorBy === "confidence" ? "continuous" : "categorical",
     wDataType: "continuous",
   } as any) as Promise<void>;
-  await drawing;
+  // an interrupted transition may never resolve its promise: bound the wait
+  await Promise.race([drawing, new Promise((r) => setTimeout(r, duration + 400))]);
   slider.max = String(epochs.length - 1);
   slider.value = String(epochs.indexOf(epoch));
   epochLabel.textContent = `epoch ${epoch} / ${epochs[epochs.length - 1]}`;
@@ -310,8 +334,9 @@ async function showSelection(i: number): Promise<void> {
 
 // ---- controls --------------------------------------------------------------------
 function step(delta: number): void {
-  if (!current) return;
-  const k = epochs.indexOf(current.epoch) + delta;
+  const at = targetEpoch();
+  if (at === undefined) return;
+  const k = epochs.indexOf(at) + delta;
   if (k >= 0 && k < epochs.length) void showEpoch(epochs[k]);
 }
 
@@ -321,10 +346,11 @@ function play(on: boolean): void {
   playBtn.textContent = on ? "❚❚" : "▶";
   playBtn.title = on ? "pause" : "play";
   if (!on) return;
-  if (current && epochs.indexOf(current.epoch) === epochs.length - 1) void showEpoch(epochs[0], false);
+  if (targetEpoch() === epochs[epochs.length - 1]) void showEpoch(epochs[0], false);
   playing = window.setInterval(() => {
-    if (!current) return;
-    const k = epochs.indexOf(current.epoch);
+    const at = targetEpoch();
+    if (at === undefined || busy) return; // wait for the previous frame
+    const k = epochs.indexOf(at);
     if (k >= epochs.length - 1) return play(false);
     void showEpoch(epochs[k + 1]);
   }, Math.round(800 / state.speed));
