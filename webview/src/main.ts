@@ -394,7 +394,6 @@ $<HTMLFormElement>("searchForm").onsubmit = (ev) => {
     return;
   }
   plot.select([i]);
-  (plot as any).zoomToPoints([i], { transition: true, padding: 2 });
 };
 window.addEventListener("keydown", (ev) => {
   if ((ev.target as HTMLElement).tagName === "INPUT") return;
