@@ -327,6 +327,22 @@ class TtvisApi:
         rows = [{"epoch": int(e), **m} for e, m in sorted(ev.get("epochs", {}).items(), key=lambda kv: int(kv[0]))]
         return _jsonable({"method": method, "k": ev.get("k"), "epochs": rows, "summary": ev.get("summary")})
 
+    def evaluate(self, params: dict) -> dict:
+        """``ttvis/evaluate {path, method}`` -> recompute ``eval.json`` from the results on disk;
+        returns the same as ``ttvis/metrics``."""
+        from ttvis.pipeline import evaluate
+
+        run = self._run(params.get("path"))
+        method = self._method(params.get("method", "DVI"))
+        self._results(run, method)
+        if self._job_for(run.path):
+            raise ApiError(BUSY, f"{run.path}: training is running; evaluate when it has finished")
+        try:
+            evaluate(run.path, method)
+        except DynamicsError as exc:
+            raise ApiError(BAD_RUN, str(exc)) from None
+        return self.metrics(params)
+
     def methods(self, params: dict) -> dict:
         """``ttvis/methods`` -> each method's parameters (name, type, default, help, range)."""
         from ttvis.projection.params import params_schema

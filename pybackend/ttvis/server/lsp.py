@@ -28,7 +28,7 @@ from ttvis.server.api import ApiError, TtvisApi
 
 log = logging.getLogger("ttvis.server")
 
-REQUESTS = ["discover", "describe", "epoch", "sample", "neighbors", "metrics", "methods", "cancel"]
+REQUESTS = ["discover", "describe", "epoch", "sample", "neighbors", "metrics", "evaluate", "methods", "cancel"]
 
 
 def plain(obj: Any) -> Any:
