@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup setup-node setup-browser demo test test-python test-node bench clean
+.PHONY: setup setup-node setup-browser setup-vscode demo test test-python test-node bench clean
 
 setup: $(VENV)/.installed
 
@@ -33,7 +33,12 @@ setup-browser:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test-node: setup setup-node setup-browser
+# a real VS Code (code-server from the npm registry) for the extension's end-to-end tests, cached in .e2e/
+SHARED ?= ../shared
+setup-vscode:
+	DEST=$(CURDIR)/.e2e/cs TEST_DIR=$(CURDIR)/.e2e/test bash $(SHARED)/vscode-e2e/install-vscode.sh
+
+test-node: setup setup-node setup-browser setup-vscode
 	TTVIS_PYTHON=$(abspath $(PY)) npm test
 
 test-python: setup

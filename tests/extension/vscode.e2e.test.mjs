@@ -1,0 +1,157 @@
+// End to end in a real VS Code (code-server from the npm registry, installed by ../shared/vscode-e2e/install-vscode.sh
+// into .e2e/cs) with our extension installed from this checkout, driven from headless Chromium.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { chromium } from "playwright-core";
+import { CHROMIUM, PYTHON, REPO, makeDigitsRun } from "../webview/harness.mjs";
+
+const CODE_SERVER = process.env.CODE_SERVER || path.join(REPO, ".e2e/cs/bin/code-server");
+const SHOTS = process.env.UPDATE_SCREENSHOTS ? path.join(REPO, "docs") : path.join(REPO, "out", "screenshots");
+let cs, browser, page, runDir, workspace;
+
+const freePort = () => new Promise((resolve) => {
+  const s = net.createServer();
+  s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
+});
+
+async function runCommand(title, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("F1");
+    const input = page.locator(".quick-input-widget input.input");
+    await input.waitFor({ state: "visible", timeout: 10_000 });
+    await input.fill(">" + title);
+    const row = page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
+    try {
+      await row.waitFor({ state: "visible", timeout: 3000 });
+      const focused = await page.locator(".quick-input-list .monaco-list-row.focused").first().textContent();
+      if (focused && focused.includes(title)) await page.keyboard.press("Enter");
+      else await row.click();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`command "${title}" never appeared in the palette`);
+    }
+  }
+}
+
+/** The frame of our visualizer webview (inner #active-frame holding #plot). */
+async function webviewFrame(timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const f of page.frames()) {
+      try {
+        if (await f.evaluate(() => !!(window.__ttvis && window.__ttvis.ready && document.getElementById("plot")))) return f;
+      } catch { /* frame not ready or gone */ }
+    }
+    await page.waitForTimeout(500);
+  }
+  throw new Error("the visualizer webview never became ready");
+}
+
+before(async () => {
+  if (!fs.existsSync(CODE_SERVER)) throw new Error(`no code-server at ${CODE_SERVER}: run make setup-vscode`);
+  const { root, run } = makeDigitsRun(4);
+  workspace = root;
+  fs.cpSync(run, path.join(root, "fresh"), { recursive: true, filter: (src) => !src.includes(`${path.sep}visualize`) });
+  runDir = fs.mkdtempSync(path.join(REPO, ".e2e", "run-"));
+  const ud = path.join(runDir, "ud"), ext = path.join(runDir, "ext");
+  fs.mkdirSync(path.join(ud, "User"), { recursive: true });
+  fs.mkdirSync(ext, { recursive: true });
+  fs.writeFileSync(path.join(ud, "User", "settings.json"), JSON.stringify({
+    "workbench.startupEditor": "none", "security.workspace.trust.enabled": false, "telemetry.telemetryLevel": "off",
+    "extensions.autoCheckUpdates": false, "extensions.autoUpdate": false, "update.mode": "none", "workbench.tips.enabled": false,
+    "git.enabled": false, "chat.disableAIFeatures": true, "workbench.secondarySideBar.defaultVisibility": "hidden",
+    "ttvis.python": PYTHON, "ttvis.resolution": 64,
+  }));
+  const pkg = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8"));
+  fs.symlinkSync(REPO, path.join(ext, `${pkg.publisher}.${pkg.name}-${pkg.version}`));
+  const port = await freePort();
+  const env = { ...process.env, XDG_CONFIG_HOME: path.join(runDir, "xc"), XDG_DATA_HOME: path.join(runDir, "xd"), XDG_CACHE_HOME: path.join(runDir, "xa") };
+  cs = spawn(CODE_SERVER, ["--auth", "none", "--bind-addr", `127.0.0.1:${port}`, "--user-data-dir", ud, "--extensions-dir", ext,
+    "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override",
+    "--ignore-last-opened", workspace], { detached: true, stdio: ["ignore", fs.openSync(path.join(runDir, "cs.log"), "w"), fs.openSync(path.join(runDir, "cs.err"), "w")], env });
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try { if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break; } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error("code-server did not start");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-dev-shm-usage", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"] });
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
+  await page.locator(".monaco-workbench").waitFor({ timeout: 90_000 });
+  await page.locator("#workbench\\.parts\\.statusbar").waitFor({ timeout: 90_000 });
+}, { timeout: 600_000 });
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  if (cs) {
+    try { process.kill(-cs.pid, "SIGTERM"); } catch { /* gone */ }
+    await new Promise((r) => setTimeout(r, 1000));
+    try { process.kill(-cs.pid, "SIGKILL"); } catch { /* gone */ }
+  }
+  if (runDir && !process.env.KEEP_RUN_DIR) fs.rmSync(runDir, { recursive: true, force: true });
+});
+
+test("the Training Dynamics sidebar lists the runs", async () => {
+  await page.locator('.activitybar [aria-label^="Training Dynamics"]').first().click({ timeout: 90_000 });
+  const tree = page.locator('.pane-body .monaco-list-row');
+  await tree.filter({ hasText: "digits" }).first().waitFor({ timeout: 90_000 });
+  const text = await page.locator(".sidebar").innerText();
+  assert.match(text, /digits/);
+  assert.match(text, /4 epochs · 1797 samples · 10 classes/);
+  assert.match(text, /fresh/);
+  assert.match(text, /trained · NPR/);
+});
+
+test("Open Visualizer shows points over territories and the slider moves them", async () => {
+  await runCommand("ttvis: Open Visualizer");
+  const pick = page.locator(".quick-input-list .monaco-list-row", { hasText: "digits" }).first();
+  if (await pick.isVisible().catch(() => false)) await pick.click();
+  const frame = await webviewFrame();
+  const drawn = await frame.evaluate(() => window.__ttvis.drawn);
+  assert.equal(drawn.total, 1797);
+  assert.equal(await frame.evaluate(() => !!window.__ttvis.plot.get("backgroundImage")), true);
+  const shot = await page.screenshot({ path: path.join(SHOTS, "vscode-visualizer.png") });
+  assert.ok(shot.length > 20_000);
+  const before = await frame.evaluate(() => window.__ttvis.plot.get("points").map((p) => p[0]));
+  await frame.evaluate(() => { const s = document.getElementById("epoch"); s.value = "0"; s.dispatchEvent(new Event("input")); });
+  await frame.waitForFunction(() => window.__ttvis.drawn.epoch === 1, null, { timeout: 30_000 });
+  await page.waitForTimeout(800);
+  const afterX = await frame.evaluate(() => window.__ttvis.plot.get("points").map((p) => p[0]));
+  const moved = before.filter((x, i) => Math.abs(x - afterX[i]) > 0.01).length;
+  assert.ok(moved > 1000, `${moved} points moved`);
+});
+
+test("Train Visualization Model… shows progress and ends with results", async (t) => {
+  t.after(() => page.screenshot({ path: path.join(SHOTS, "vscode-train-last.png") }).catch(() => {}));
+  await runCommand("ttvis: Train Visualization Model…");
+  const pick = page.locator(".quick-input-list .monaco-list-row", { hasText: "fresh" }).first();
+  await pick.waitFor({ timeout: 30_000 });
+  await pick.click();
+  const input = page.locator(".quick-input-widget input.input");
+  await input.waitFor({ state: "visible", timeout: 30_000 });
+  await page.keyboard.press("Enter"); // no extra parameters
+  // progress: the languageclient's notification (server $/progress) and/or the tree's "training n%"
+  const done = path.join(workspace, "fresh", "visualize", "DVI", "projection", "4.npy");
+  const seen = new Set();
+  const deadline = Date.now() + 300_000;
+  while (!fs.existsSync(done)) {
+    if (Date.now() > deadline) throw new Error("training did not finish");
+    const toast = await page.locator(".notifications-toasts").innerText().catch(() => "");
+    if (/Training DVI on fresh/.test(toast)) seen.add(toast.match(/epoch \d+\/4|Training DVI on fresh/g).join(" "));
+    const side = await page.locator(".sidebar").innerText().catch(() => "");
+    const m = side.match(/training \d+%/);
+    if (m) seen.add(m[0]);
+    await page.waitForTimeout(100);
+  }
+  assert.ok(seen.size > 0, "no progress was shown while training");
+  await page.locator(".sidebar .monaco-list-row", { hasText: /trained · NPR/ }).nth(1).waitFor({ timeout: 60_000 });
+  await page.screenshot({ path: path.join(SHOTS, "vscode-train.png") });
+});
