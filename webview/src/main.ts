@@ -208,6 +208,7 @@ async function drawEpoch(epoch: number, transition: boolean): Promise<void> {
   persist();
   const bg = await backgroundTexture(d);
   plot.set({ backgroundImage: bg, ...colorSettings() } as any);
+  const tPrep = performance.now();
   const pts = pointsOf(d);
   const filter = visibleIndices(d);
   const animate = transition && (plot as any).get("points").length === d.label.length;
@@ -219,6 +220,8 @@ async function drawEpoch(epoch: number, transition: boolean): Promise<void> {
     zDataType: state.colorBy === "confidence" ? "continuous" : "categorical",
     wDataType: "continuous",
   } as any) as Promise<void>;
+  // the switch's own cost: data -> points -> GPU upload, until the transition starts
+  (window as any).__ttvis.lastPrepareMs = performance.now() - tPrep;
   // an interrupted transition may never resolve its promise: bound the wait
   await Promise.race([drawing, new Promise((r) => setTimeout(r, duration + 400))]);
   slider.max = String(epochs.length - 1);
