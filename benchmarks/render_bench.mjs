@@ -32,7 +32,9 @@ for (const n of sizes) {
   const t0 = Date.now();
   const go = async (e) => {
     await page.evaluate((e) => { const s = document.getElementById("epoch"); s.value = String(e - 1); s.dispatchEvent(new Event("input")); }, e);
-    await page.waitForFunction((e) => window.__ttvis.drawn?.epoch === e, e, { timeout: 300_000 });
+    await page.waitForFunction((e) => window.__ttvis.drawn?.epoch === e, e, { timeout: 120_000 }).catch(async (err) => {
+      throw new Error(`${err.message}: page at ${JSON.stringify(await page.evaluate(() => [window.__ttvis.drawn, document.getElementById("status").textContent, document.getElementById("epoch").value, document.getElementById("epoch").max]))}`);
+    });
     return page.evaluate(() => window.__ttvis.lastPrepareMs);
   };
   for (let e = 1; e <= EPOCHS; e++) await go(e); // load every epoch once (network + decode)

@@ -129,6 +129,24 @@ test("Open Visualizer shows points over territories and the slider moves them", 
   assert.ok(moved > 1000, `${moved} points moved`);
 });
 
+test("palette Next/Previous Epoch and Play/Pause drive the open visualizer", async () => {
+  const frame = await webviewFrame();
+  const at = await frame.evaluate(() => window.__ttvis.drawn.epoch);
+  await runCommand("ttvis: Next Epoch");
+  await frame.waitForFunction((e) => window.__ttvis.drawn.epoch === e + 1, at, { timeout: 30_000 });
+  await runCommand("ttvis: Previous Epoch");
+  await frame.waitForFunction((e) => window.__ttvis.drawn.epoch === e, at, { timeout: 30_000 });
+  await runCommand("ttvis: Play/Pause");
+  await frame.waitForFunction(() => window.__ttvis.drawn.epoch === 4, null, { timeout: 60_000 });
+});
+
+test("Restart Server brings the server back and the tree still lists the runs", async () => {
+  await runCommand("ttvis: Restart Server");
+  await page.locator(".notifications-toasts", { hasText: "ttvis server restarted" }).first().waitFor({ timeout: 90_000 });
+  await runCommand("ttvis: Refresh Training Runs");
+  await page.locator(".sidebar .monaco-list-row", { hasText: "digits" }).first().waitFor({ timeout: 60_000 });
+});
+
 test("Train Visualization Model… shows progress and ends with results", async (t) => {
   t.after(() => page.screenshot({ path: path.join(SHOTS, "vscode-train-last.png") }).catch(() => {}));
   await runCommand("ttvis: Train Visualization Model…");

@@ -177,12 +177,19 @@ function showEpoch(epoch: number, transition = true): Promise<void> {
   wanted = { epoch, transition };
   if (!busy) {
     busy = (async () => {
-      while (wanted) {
-        const w = wanted;
-        wanted = null;
-        await drawEpoch(w.epoch, w.transition);
+      try {
+        while (wanted) {
+          const w = wanted;
+          wanted = null;
+          try {
+            await drawEpoch(w.epoch, w.transition);
+          } catch (e) {
+            status(`epoch ${w.epoch}: ${e instanceof Error ? e.message : String(e)}`, true);
+          }
+        }
+      } finally {
+        busy = null; // a failed switch must never wedge the queue
       }
-      busy = null;
     })();
   }
   return busy;
@@ -222,8 +229,7 @@ async function drawEpoch(epoch: number, transition: boolean): Promise<void> {
   } as any) as Promise<void>;
   // the switch's own cost: data -> points -> GPU upload, until the transition starts
   (window as any).__ttvis.lastPrepareMs = performance.now() - tPrep;
-  // an interrupted transition may never resolve its promise: bound the wait
-  await Promise.race([drawing, new Promise((r) => setTimeout(r, duration + 400))]);
+  await drawing; // regl-scatterplot ignores a draw issued before the previous one finished
   slider.max = String(epochs.length - 1);
   slider.value = String(epochs.indexOf(epoch));
   epochLabel.textContent = `epoch ${epoch} / ${epochs[epochs.length - 1]}`;
