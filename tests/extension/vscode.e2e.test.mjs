@@ -21,20 +21,27 @@ const freePort = () => new Promise((resolve) => {
 async function runCommand(title, timeoutMs = 90_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    await page.keyboard.press("Escape");
-    await page.keyboard.press("F1");
-    const input = page.locator(".quick-input-widget input.input");
-    await input.waitFor({ state: "visible", timeout: 10_000 });
-    await input.fill(">" + title);
-    const row = page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
     try {
+      // a modal dialog or a closing quick input makes the workbench inert: dismiss it and retry
+      const dialog = page.locator(".monaco-dialog-box");
+      if (await dialog.isVisible().catch(() => false)) {
+        console.log("dismissing dialog:", (await dialog.innerText().catch(() => "")).slice(0, 200));
+      }
+      await page.keyboard.press("Escape");
+      await page.keyboard.press("Escape");
+      await page.keyboard.press("F1");
+      const input = page.locator(".quick-input-widget input.input");
+      await input.waitFor({ state: "visible", timeout: 10_000 });
+      await input.fill(">" + title, { timeout: 5000 });
+      const row = page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
       await row.waitFor({ state: "visible", timeout: 3000 });
       const focused = await page.locator(".quick-input-list .monaco-list-row.focused").first().textContent();
       if (focused && focused.includes(title)) await page.keyboard.press("Enter");
-      else await row.click();
+      else await row.click({ timeout: 5000 });
       return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`command "${title}" never appeared in the palette`);
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`command "${title}" could not be run from the palette: ${e.message}`);
+      await page.waitForTimeout(500);
     }
   }
 }
