@@ -20,7 +20,7 @@ import numpy as np
 
 from ttvis.dynamics import atomic
 from ttvis.dynamics.errors import DynamicsError
-from ttvis.dynamics.folder import check_finite, list_epochs, load_array, load_json
+from ttvis.dynamics.files import check_finite, list_epochs, load_array, load_json
 
 
 class VisResults:

@@ -1,4 +1,4 @@
-"""Loading the recorded subject model (``model.py`` + ``model/E.pth``).
+"""Loading the recorded subject model (``model.py`` + the epoch's checkpoint, in any layout).
 
 Importing ``model.py`` runs the user's code, so it happens only for a folder the
 user asked to process. Checkpoints load with ``torch.load(..., weights_only=True)``.
@@ -37,8 +37,9 @@ def load_subject_model(run: TrainingDynamics, epoch: int, device: str = "cpu") -
     """The subject model at ``epoch`` in eval mode, or None when the run has no model.
 
     Args:
-        run: the training run.
-        epoch: a recorded epoch with ``model/E.pth``.
+        run: the training run (any object with ``model_source``, ``checkpoint_path(epoch)``,
+            ``model_spec`` and ``model_spec_source``, e.g. :class:`TrainingDynamics`).
+        epoch: a recorded epoch with a checkpoint.
         device: torch device string.
 
     Returns:
@@ -46,21 +47,39 @@ def load_subject_model(run: TrainingDynamics, epoch: int, device: str = "cpu") -
         ``model.py`` or the checkpoint is absent.
 
     Raises:
-        DynamicsError: ``model.py`` fails to import or lacks the class, or the
-            checkpoint does not fit the class (names the file and what was expected).
+        DynamicsError: ``model.py`` fails to import or lacks the class or its
+            ``feature``/``prediction`` methods, or the checkpoint does not fit the class
+            (names the file and what was expected).
     """
-    import torch
-
     src, ckpt = run.model_source, run.checkpoint_path(epoch)
     if src is None or ckpt is None:
         return None
+    return build_subject_model(src, run.model_spec, run.model_spec_source, ckpt, device)
+
+
+def build_subject_model(src: Path, spec: dict | None, spec_source: Path, ckpt: Path, device: str = "cpu") -> Any:
+    """Import ``src``, construct the model class named by ``spec`` (or the one class with
+    ``feature``/``prediction``), and load the state dict ``ckpt`` with ``weights_only=True``.
+
+    Args:
+        src: the ``model.py``.
+        spec: ``{"class": name, "kwargs": {...}}`` or None; ``name`` may also be a factory
+            function returning the model (as DeepVisualInsight's ``resnet18``).
+        spec_source: the file ``spec`` came from, for error messages.
+        ckpt: the checkpoint.
+        device: torch device string.
+
+    Raises:
+        DynamicsError: as :func:`load_subject_model`.
+    """
+    import torch
+
     mod = _import_source(src)
-    spec = run.info.get("model") or {}
     cls_name = spec.get("class") if isinstance(spec, dict) else None
     if cls_name:
         cls = getattr(mod, cls_name, None)
         if cls is None:
-            raise DynamicsError(src, f"class {cls_name} (named in dataset/info.json), {_EXPECTED}", "no such class")
+            raise DynamicsError(src, f"class {cls_name} (named in {spec_source.name}), {_EXPECTED}", "no such class")
     else:
         cands = [
             v for v in vars(mod).values()
@@ -68,22 +87,28 @@ def load_subject_model(run: TrainingDynamics, epoch: int, device: str = "cpu") -
             and hasattr(v, "feature") and hasattr(v, "prediction")
         ]
         if len(cands) != 1:
-            raise DynamicsError(src, f"exactly one {_EXPECTED} (or a class named in info.json)", f"{len(cands)}")
+            raise DynamicsError(src, f"exactly one {_EXPECTED} (or a class named in {spec_source.name})", f"{len(cands)}")
         cls = cands[0]
-    if not (callable(getattr(cls, "feature", None)) and callable(getattr(cls, "prediction", None))):
-        raise DynamicsError(src, f"class {cls.__name__}: {_EXPECTED}", "no feature/prediction method")
+    name = getattr(cls, "__name__", str(cls_name))
+    if isinstance(cls, type) and not (callable(getattr(cls, "feature", None)) and callable(getattr(cls, "prediction", None))):
+        raise DynamicsError(src, f"class {name}: {_EXPECTED}", "no feature/prediction method")
     try:
-        model = cls(**(spec.get("kwargs") or {}))
+        model = cls(**((spec or {}).get("kwargs") or {}))
     except Exception as exc:
-        raise DynamicsError(src, f"{cls.__name__}(**kwargs from info.json) to construct", f"{type(exc).__name__}: {exc}") from None
+        raise DynamicsError(src, f"{name}(**kwargs from {spec_source.name}) to construct", f"{type(exc).__name__}: {exc}") from None
+    if not (callable(getattr(model, "feature", None)) and callable(getattr(model, "prediction", None))
+            and callable(getattr(model, "load_state_dict", None))):
+        raise DynamicsError(src, f"{name}: {_EXPECTED}", "no feature/prediction method")
     try:
         state = torch.load(ckpt, map_location=device, weights_only=True)
     except Exception as exc:
-        raise DynamicsError(ckpt, "a torch state_dict saved with torch.save", f"unreadable ({exc})") from None
+        raise DynamicsError(ckpt, "a torch state_dict saved with torch.save", f"unreadable ({str(exc).splitlines()[0][:200]})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise DynamicsError(ckpt, f"a state_dict for {name} ({src.name})", type(state).__name__)
     try:
         model.load_state_dict(state)
     except Exception as exc:
-        raise DynamicsError(ckpt, f"a state_dict for {cls.__name__} (model.py)", f"a mismatch: {str(exc).splitlines()[0]}") from None
+        raise DynamicsError(ckpt, f"a state_dict for {name} ({src.name})", f"a mismatch: {str(exc).splitlines()[0]}") from None
     return model.to(device).eval()

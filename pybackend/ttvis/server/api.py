@@ -121,7 +121,7 @@ class TtvisApi:
     def _run(self, path: Any) -> TrainingDynamics:
         p = self._allowed(path)
         if not is_run_folder(p):
-            raise ApiError(NOT_FOUND, f"{p}: no training run there (expected dataset/representation/E.npy)")
+            raise ApiError(NOT_FOUND, f"{p}: no training run there (expected dataset/representation/E.npy, epochs/epoch_E/ or Model/Epoch_E/)")
         run = self._runs.get(p)
         if run is None or not run.epochs or run.epochs != _epochs_on_disk(p):
             try:
@@ -177,13 +177,13 @@ class TtvisApi:
     def _pred_conf(self, run: TrainingDynamics, epoch: int) -> tuple[np.ndarray, np.ndarray] | None:
         if not run.has_predictions:
             return None
-        f = run.dataset_dir / "prediction" / f"{epoch}.npy"
+        f = tuple(run.prediction_files(epoch))
 
         def make():
             p = _softmax(run.prediction(epoch).astype(np.float64))
             return p.argmax(1).astype(np.int32), p.max(1).astype(np.float32)
 
-        return self._cached(("pred", run.path, epoch, (f,)), make)
+        return self._cached(("pred", run.path, epoch, f), make)
 
     # ---- methods ----------------------------------------------------------------
     def discover(self, params: dict) -> dict:
@@ -237,8 +237,8 @@ class TtvisApi:
         from ttvis.render.palette import hex_colors
 
         s["colors"] = hex_colors(max(run.n_classes, 1))
-        s["hasSprites"] = (run.dataset_dir / "sprites").is_dir()
-        s["hasText"] = (run.dataset_dir / "text.txt").is_file()
+        s["hasSprites"] = run.has_sprites
+        s["hasText"] = run.has_text
         return s
 
     def epoch(self, params: dict) -> dict:
@@ -434,9 +434,14 @@ class TtvisApi:
 
 # ---- helpers --------------------------------------------------------------------
 def _epochs_on_disk(p: Path) -> list[int]:
-    from ttvis.dynamics.folder import list_epochs
+    """Epochs whose representations are on disk (what a fresh :class:`TrainingDynamics` lists)."""
+    from ttvis.dynamics.layouts import open_layout
 
-    return list_epochs(p / "dataset" / "representation")
+    try:
+        src = open_layout(p)
+        return [e for e in src.epochs() if all(f.is_file() for f in src.representation_parts(e))]
+    except DynamicsError:
+        return []
 
 
 def _mtime(f: Path) -> float | None:

@@ -7,13 +7,16 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from ttvis.dynamics.layouts import detect_layout
+
 SKIP_DIRS = {"node_modules", ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", "site-packages",
              ".mypy_cache", ".pytest_cache", ".tox", "dist", "build", ".ttvis-cache", "visualize"}
 
 
 def is_run_folder(path: Path) -> bool:
-    """True when ``path`` holds a training run in a layout the reader supports."""
-    return (path / "dataset" / "representation").is_dir()
+    """True when ``path`` holds a training run in a layout the reader supports
+    (:func:`ttvis.dynamics.layouts.detect_layout`)."""
+    return detect_layout(path) is not None
 
 
 def find_runs(roots: list[Path], max_depth: int = 6, time_budget_s: float = 5.0) -> Iterator[Path]:

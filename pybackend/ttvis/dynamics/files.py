@@ -1,0 +1,104 @@
+"""Validated low-level reads shared by every layout adapter: ``.npy`` arrays (never
+pickles), ``.npy`` headers, JSON, torch tensors (``weights_only=True``) and epoch listings.
+
+Every failure raises one :class:`~ttvis.dynamics.errors.DynamicsError` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ttvis.dynamics.errors import DynamicsError
+
+_EPOCH_FILE = re.compile(r"^(\d+)\.npy$")
+
+
+def load_array(path: Path, what: str) -> np.ndarray:
+    """Load one ``.npy`` file without pickles.
+
+    Args:
+        path: the file.
+        what: what the file should hold, for the error message ("float32 [N, D] representations").
+
+    Raises:
+        DynamicsError: missing, unreadable or corrupt file.
+    """
+    if not path.is_file():
+        raise DynamicsError(path, f"a .npy file of {what}", "no such file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DynamicsError(path, f"a readable .npy file of {what}", f"a corrupt file ({exc})") from None
+
+
+def peek_shape(path: Path, what: str) -> tuple[int, ...]:
+    """The shape stored in a ``.npy`` header, without reading the data.
+
+    Raises:
+        DynamicsError: missing or corrupt file.
+    """
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, _ = read(f)
+        return tuple(shape)
+    except FileNotFoundError:
+        raise DynamicsError(path, f"a .npy file of {what}", "no such file") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise DynamicsError(path, f"a readable .npy file of {what}", f"a corrupt file ({exc})") from None
+
+
+def load_json(path: Path, what: str) -> Any:
+    """Load a JSON file, raising :class:`DynamicsError` naming it on any problem."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DynamicsError(path, what, "no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DynamicsError(path, f"valid JSON with {what}", f"unreadable ({exc})") from None
+
+
+def check_finite(arr: np.ndarray, path: Path, what: str) -> None:
+    """Raise :class:`DynamicsError` if ``arr`` holds NaN or inf."""
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).any(axis=tuple(range(1, arr.ndim))).sum()) if arr.ndim > 1 else int((~np.isfinite(arr)).sum())
+        raise DynamicsError(path, f"finite {what}", f"NaN or inf in {bad} row(s)")
+
+
+def list_epochs(folder: Path) -> list[int]:
+    """The sorted epoch numbers ``E`` of the ``E.npy`` files in ``folder`` (empty if none)."""
+    if not folder.is_dir():
+        return []
+    return sorted(int(m.group(1)) for name in os.listdir(folder) if (m := _EPOCH_FILE.match(name)))
+
+
+def load_tensor(path: Path, what: str) -> np.ndarray:
+    """Load a tensor saved with ``torch.save`` as a numpy array, with ``weights_only=True``.
+
+    Args:
+        path: the ``.pth`` file.
+        what: what it should hold, for the error message.
+
+    Raises:
+        DynamicsError: missing, unreadable, pickled objects other than tensors, or not a tensor.
+    """
+    import torch
+
+    if not path.is_file():
+        raise DynamicsError(path, f"a torch.save file of {what}", "no such file")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or unsafe files
+        raise DynamicsError(path, f"a readable torch.save file of {what}", f"unreadable ({str(exc).splitlines()[0][:200]})") from None
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().numpy()
+    if isinstance(obj, (list, tuple)) and obj and all(isinstance(v, (int, float)) for v in obj):
+        return np.asarray(obj)
+    raise DynamicsError(path, f"a tensor of {what}", type(obj).__name__)
