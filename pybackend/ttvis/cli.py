@@ -1,4 +1,4 @@
-"""The ``ttvis`` command line: demo, visualize, eval, render (and the servers).
+"""The ``ttvis`` command line: demo, visualize, eval, render, preprocess, evaluate-model, convert (and the servers).
 
 Method hyper-parameters become options generated from the method's parameter
 dataclass (``--n-neighbors``, ``--lambda1``, ...), so help, defaults and
@@ -203,6 +203,60 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_preprocess(args: argparse.Namespace) -> int:
+    """`ttvis preprocess PATH`: compute missing representations/predictions from the checkpoints."""
+    from ttvis.dynamics.layouts import open_layout
+    from ttvis.dynamics.preprocess import plan, preprocess
+
+    path = Path(args.path).expanduser().resolve()
+    todo = plan(open_layout(path), args.force) if path.is_dir() else None
+    if todo == []:
+        print(f"{path}: nothing to compute; every epoch has its representations and predictions (use --force to recompute)")
+        return 0
+    prog = _Progress("preprocessing", keys=())
+    try:
+        out = preprocess(path, force=args.force, device=args.device, batch_size=args.batch_size, on_epoch=prog)
+    finally:
+        prog.close()
+    print(f"{path} ({out['layout']} layout): computed {len(out['epochs'])} epoch(s) of {out['samples']} samples on {out['device']}")
+    return 0
+
+
+def cmd_evaluate_model(args: argparse.Namespace) -> int:
+    """`ttvis evaluate-model PATH`: per-epoch accuracy and loss of the subject model."""
+    import json
+
+    from ttvis.metrics.subject_model import evaluate_subject_model
+
+    out = evaluate_subject_model(args.path)
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    rows = [["epoch", "train acc", "test acc", "train loss", "test loss"]]
+    for e in out["train_acc"]:
+        rows.append([e] + [_fmt(out[k][e]) for k in ("train_acc", "test_acc", "train_loss", "test_loss")])
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for i, r in enumerate(rows):
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    print(f"\nwritten: {Path(args.path).expanduser().resolve() / 'subject_model_eval.json'}")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """`ttvis convert PATH --to OUT`: write a run of any layout in the canonical layout."""
+    from ttvis.dynamics.convert import convert
+
+    prog = _Progress("converting", keys=())
+    try:
+        out = convert(args.path, args.to, on_epoch=prog)
+    finally:
+        prog.close()
+    print(f"wrote {out['path']}: {len(out['epochs'])} epochs, {out['samples']} samples (canonical layout, from {out['from']})")
+    return 0
+
+
 def cmd_server(args: argparse.Namespace) -> int:
     """`ttvis server`: JSON-RPC on stdio for the VS Code extension (blocks until the client exits)."""
     from ttvis.server.lsp import run_stdio
@@ -226,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Time-Travelling Visualizer: project a recorded training run to 2-D per epoch (DVI), "
         "paint the model's decision territories and measure how faithful the picture is.",
         epilog="A run folder holds dataset/representation/E.npy, dataset/prediction/E.npy, dataset/label/labels.npy, "
-        "index.json and optionally model.py + model/E.pth; record one with ttvis.Recorder. See README.md.",
+        "index.json and optionally model.py + model/E.pth; record one with ttvis.Recorder. The original project's "
+        "layouts (Model/Epoch_E/ with config.json; epochs/epoch_E/) are read as they are. See README.md.",
     )
     p.add_argument("--version", action="version", version=f"ttvis {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -257,6 +312,25 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--gif", action="store_true", help="also write visualize/<METHOD>/<METHOD>.gif")
     r.add_argument("--size", type=int, default=720, help="frame width and height in pixels (default: 720)")
     r.set_defaults(func=cmd_render)
+
+    pp = sub.add_parser("preprocess", help="compute missing per-epoch representations and predictions from the checkpoints "
+                        "(model.py feature/prediction), batched, on the GPU when available")
+    pp.add_argument("path", help="the run folder (canonical, per-epoch or original layout)")
+    pp.add_argument("--force", action="store_true", help="recompute every epoch, not only what is missing")
+    pp.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="torch device (default: auto)")
+    pp.add_argument("--batch-size", type=int, default=512, help="samples per forward pass (default: 512)")
+    pp.set_defaults(func=cmd_preprocess)
+
+    em = sub.add_parser("evaluate-model", help="train/test accuracy and loss of the subject model per epoch; "
+                        "writes subject_model_eval.json")
+    em.add_argument("path", help="the run folder")
+    em.add_argument("--json", action="store_true", help="print the JSON instead of a table")
+    em.set_defaults(func=cmd_evaluate_model)
+
+    cv = sub.add_parser("convert", help="write a run of any supported layout in the canonical layout")
+    cv.add_argument("path", help="the run folder (per-epoch or original layout)")
+    cv.add_argument("--to", required=True, metavar="OUT", help="the new folder (must not exist or be empty)")
+    cv.set_defaults(func=cmd_convert)
 
     s = sub.add_parser("server", help="JSON-RPC server on stdin/stdout (LSP framing) for the VS Code extension")
     s.add_argument("--roots", nargs="*", default=None, help="folders the server may read (default: the client's workspace folders)")

@@ -138,6 +138,26 @@ def _heads(run: TrainingDynamics, device: str, on_message: OnMessage | None) -> 
     return get
 
 
+def _complete_arrays(run_path: str | Path, on_message: OnMessage | None, cancel: threading.Event | None) -> None:
+    """Run ``ttvis preprocess`` first when epochs lack arrays it can compute (the user asked
+    to process this folder, so importing its ``model.py`` is expected)."""
+    from ttvis.dynamics.layouts import open_layout
+    from ttvis.dynamics.preprocess import plan, preprocess
+
+    path = Path(run_path).expanduser().resolve()
+    if not path.is_dir():
+        return
+    src = open_layout(path)
+    todo = plan(src)
+    if not todo or src.model_source is None or not all(src.checkpoint_path(e) for e, _, _ in todo):
+        return
+    if any(rep for _, rep, _ in todo) and not (src.inputs_path and src.inputs_path.is_file()):
+        return
+    if on_message:
+        on_message(f"computing representations/predictions of {len(todo)} epoch(s) from the checkpoints (ttvis preprocess)")
+    preprocess(path, cancel=cancel)
+
+
 def visualize(
     run_path: str | Path,
     method: str = "DVI",
@@ -170,9 +190,17 @@ def visualize(
         DynamicsError: a bad run folder; ValueError: unknown method/parameter/epoch;
         Cancelled or KeyboardInterrupt: stopped (finished epochs stay on disk).
     """
+    _complete_arrays(run_path, on_message, cancel)
     run = TrainingDynamics(run_path)
     run.validate()
-    vm = make_method(method, params)
+    stored, notes = run.source.vis_params(method)
+    if stored and on_message:
+        on_message(f"parameters from {run.source.info_path.name}: " + ", ".join(f"{k}={v}" for k, v in stored.items())
+                   + " (options given here override them)")
+    for n in notes:
+        if on_message:
+            on_message(f"{run.source.info_path.name}: {n}")
+    vm = make_method(method, {**stored, **(params or {})})
     chosen = parse_epochs(epochs, run.epochs)
     if len(chosen) < 1:
         raise ValueError("no epochs to visualise")

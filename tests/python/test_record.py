@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ttvis import Recorder, SummaryWriter
+from ttvis import Recorder
 from ttvis.demo.digits import load_digits_split
 from ttvis.demo.model import DigitsCNN
 from ttvis.dynamics import TrainingDynamics
@@ -34,17 +34,3 @@ def test_record_epoch_matches_the_model_and_restores_mode(tmp_path):
     with torch.no_grad():
         np.testing.assert_allclose(loaded.prediction(h).numpy(), p.numpy(), rtol=1e-5, atol=1e-6)
     assert len(list((tmp_path / "run/dataset/sprites").glob("*.png"))) == 1797
-
-
-def test_summary_writer_aliases(tmp_path):
-    x, y, tr, te = load_digits_split(0)
-    ds_tr = torch.utils.data.TensorDataset(torch.from_numpy(x[tr]), torch.from_numpy(y[tr]))
-    ds_te = torch.utils.data.TensorDataset(torch.from_numpy(x[te]), torch.from_numpy(y[te]))
-    model = DigitsCNN()
-    w = SummaryWriter(tmp_path / "old", batch_size=200, num_worker=0, model=model)
-    w.write_meta_data(torch.utils.data.DataLoader(ds_tr, batch_size=64), torch.utils.data.DataLoader(ds_te, batch_size=64))
-    w.write_checkpoint(model.state_dict(), 1, 0)
-    run = TrainingDynamics(tmp_path / "old")
-    assert run.epochs == [1] and run.train_index.size == len(tr) and run.test_index.size == len(te)
-    assert (tmp_path / "old/model/1.pth").is_file()
-    assert np.array_equal(run.labels, np.concatenate([y[tr], y[te]]))

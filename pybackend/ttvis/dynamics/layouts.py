@@ -141,19 +141,33 @@ class Layout:
         return None
 
     # ---- subject model ----------------------------------------------------------
+    def checkpoint_file(self, epoch: int) -> Path:
+        """Where this layout keeps the subject model's state dict at ``epoch``."""
+        raise NotImplementedError
+
     def checkpoint_path(self, epoch: int) -> Path | None:
-        """The subject model's state dict at ``epoch``, or None."""
-        return None
+        """The subject model's state dict at ``epoch``, or None when absent."""
+        p = self.checkpoint_file(epoch)
+        return p if p.is_file() else None
+
+    @property
+    def model_source_path(self) -> Path:
+        """Where this layout keeps the ``model.py`` defining the subject model."""
+        raise NotImplementedError
 
     @property
     def model_source(self) -> Path | None:
-        """The ``model.py`` defining the subject model, or None."""
-        return None
+        """The ``model.py`` defining the subject model, or None when absent."""
+        p = self.model_source_path
+        return p if p.is_file() else None
 
     @property
     def model_spec_source(self) -> Path:
         """The file that names the model class (for error messages)."""
         return self.info_path
+
+    #: where the model inputs are stored (for messages); None: the layout does not store them
+    inputs_path: Path | None = None
 
     def inputs(self, n: int) -> Any | None:
         """The model inputs of all ``n`` samples in sample order (a torch tensor), or None
@@ -282,14 +296,12 @@ class CanonicalLayout(_OneFilePerEpoch):
         p = self.root / "dataset" / "text.txt"
         return p.read_text(encoding="utf-8").splitlines() if p.is_file() else None
 
-    def checkpoint_path(self, epoch: int) -> Path | None:
-        p = self.root / "model" / f"{epoch}.pth"
-        return p if p.is_file() else None
+    def checkpoint_file(self, epoch: int) -> Path:
+        return self.root / "model" / f"{epoch}.pth"
 
     @property
-    def model_source(self) -> Path | None:
-        p = self.root / "model.py"
-        return p if p.is_file() else None
+    def model_source_path(self) -> Path:
+        return self.root / "model.py"
 
 
 _EPOCH_DIR = re.compile(r"^epoch_(\d+)$")
@@ -328,14 +340,12 @@ class PerEpochLayout(_OneFilePerEpoch):
         p = self.root / "dataset" / "text.txt"
         return p.read_text(encoding="utf-8").splitlines() if p.is_file() else None
 
-    def checkpoint_path(self, epoch: int) -> Path | None:
-        p = self._dir(epoch) / "model.pth"
-        return p if p.is_file() else None
+    def checkpoint_file(self, epoch: int) -> Path:
+        return self._dir(epoch) / "model.pth"
 
     @property
-    def model_source(self) -> Path | None:
-        p = self.root / "scripts" / "model.py"
-        return p if p.is_file() else None
+    def model_source_path(self) -> Path:
+        return self.root / "scripts" / "model.py"
 
 
 class OriginalLayout(Layout):
@@ -520,14 +530,16 @@ class OriginalLayout(Layout):
         return None
 
     # ---- subject model ----------------------------------------------------------------
-    def checkpoint_path(self, epoch: int) -> Path | None:
-        p = self._dir(epoch) / "subject_model.pth"
-        return p if p.is_file() else None
+    @property
+    def inputs_path(self) -> Path:  # type: ignore[override]
+        return self.root / "Training_data" / "training_dataset_data.pth"
+
+    def checkpoint_file(self, epoch: int) -> Path:
+        return self._dir(epoch) / "subject_model.pth"
 
     @property
-    def model_source(self) -> Path | None:
-        p = self.root / "Model" / "model.py"
-        return p if p.is_file() else None
+    def model_source_path(self) -> Path:
+        return self.root / "Model" / "model.py"
 
     def inputs(self, n: int) -> Any | None:
         import torch

@@ -12,8 +12,8 @@ Five lines in a training script::
 (``model.feature(x)``) and prediction (``model.prediction(h)``), batched, in eval
 mode, without gradients, restoring the model's training mode afterwards.
 
-The original DeepVisualInsight names are kept as aliases so its users can switch:
-:class:`SummaryWriter` with ``write_meta_data`` and ``write_checkpoint``.
+DeepVisualInsight's recording calls keep working: :class:`SummaryWriter` with
+``write_meta_data`` and ``write_checkpoint`` writes its original layout.
 """
 
 from __future__ import annotations
@@ -55,6 +55,35 @@ def images_to_uint8(images: np.ndarray) -> np.ndarray:
         lo, hi = float(a.min()), float(a.max())
         a = np.round((a - lo) / (hi - lo if hi > lo else 1.0) * 255.0).astype(np.uint8)
     return a
+
+
+def write_sprites(folder: Path, imgs: np.ndarray) -> None:
+    """Write ``<folder>/<i>.png`` for each uint8 image of ``imgs`` (``[N, H, W]`` or ``[N, H, W, 3]``), atomically."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, img in enumerate(imgs):
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="PNG")
+        atomic.save_bytes(folder / f"{i}.png", buf.getvalue())
+
+
+def _model_file(model: Any, given: Path | None) -> Path | None:
+    """The ``.py`` file defining ``model``'s class (``given`` when set), or None."""
+    if given is not None:
+        return given
+    try:
+        src = inspect.getsourcefile(type(model))
+    except TypeError:
+        return None
+    return Path(src) if src else None
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.parent / f".{dst.name}.tmp"
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
 
 
 class Recorder:
@@ -145,22 +174,12 @@ class Recorder:
         if images is None and x.ndim in (3, 4) and self.task == "classification":
             images = x.detach().cpu().numpy()
         if images is not None:
-            self._write_sprites(images_to_uint8(images))
+            write_sprites(self.path / "dataset" / "sprites", images_to_uint8(images))
         if texts is not None:
             if len(texts) != n:
                 raise ValueError(f"texts: expected {n} lines (one per sample), found {len(texts)}")
             atomic.save_bytes(ds / "text.txt", ("\n".join(t.replace("\n", " ") for t in texts) + "\n").encode())
         self._write_info()
-
-    def _write_sprites(self, imgs: np.ndarray) -> None:
-        from PIL import Image
-
-        d = self.path / "dataset" / "sprites"
-        d.mkdir(parents=True, exist_ok=True)
-        for i, img in enumerate(imgs):
-            buf = io.BytesIO()
-            Image.fromarray(img).save(buf, format="PNG")
-            atomic.save_bytes(d / f"{i}.png", buf.getvalue())
 
     def _write_info(self, model_class: str | None = None) -> None:
         info_path = self.path / "dataset" / "info.json"
@@ -210,29 +229,12 @@ class Recorder:
 
     def compute(self, model: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """Representations float32 ``[N, D]`` and predictions float32 ``[N, C]`` (None for
-        representation-only runs) of all recorded inputs, batched, eval mode, no gradients."""
-        import torch
+        representation-only runs) of all recorded inputs (see
+        :func:`ttvis.dynamics.subject.forward_batched`)."""
+        from ttvis.dynamics.subject import forward_batched
 
-        was_training = bool(getattr(model, "training", False))
-        try:
-            device = next(model.parameters()).device
-        except (StopIteration, AttributeError):
-            device = torch.device("cpu")
-        feat = self.feature_fn or (lambda m, x: m.feature(x))
-        pred = self.prediction_fn or (lambda m, h: m.prediction(h))
-        reps, preds = [], []
-        model.eval()
-        try:
-            with torch.no_grad():
-                for s in range(0, int(self._inputs.shape[0]), self.batch_size):
-                    xb = self._inputs[s : s + self.batch_size].to(device)
-                    h = feat(model, xb)
-                    reps.append(h.reshape(h.shape[0], -1).float().cpu().numpy())
-                    if self.task == "classification":
-                        preds.append(pred(model, h).float().cpu().numpy())
-        finally:
-            model.train(was_training)
-        return np.concatenate(reps).astype(np.float32), (np.concatenate(preds).astype(np.float32) if preds else None)
+        return forward_batched(model, self._inputs, self.batch_size, self.task == "classification",
+                               self.feature_fn, self.prediction_fn)
 
     def write_checkpoint(self, state_dict: dict, curr_epoch: int, prev_epoch: int | None = None) -> None:
         """Save a state dict as ``model/<curr_epoch>.pth`` (atomically).
@@ -242,56 +244,136 @@ class Recorder:
         atomic.save_torch(self.path / "model" / f"{int(curr_epoch)}.pth", state_dict)
 
     def _save_model_source(self, model: Any) -> None:
-        cls = type(model)
-        src = self.model_source
-        if src is None:
-            try:
-                src = Path(inspect.getsourcefile(cls) or "")
-            except TypeError:
-                src = None
+        src = _model_file(model, self.model_source)
         if src and src.is_file():
-            tmp = self.path / ".model.py.tmp"
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, self.path / "model.py")
-            self._write_info(model_class=cls.__name__)
+            _copy_atomic(src, self.path / "model.py")
+            self._write_info(model_class=type(model).__name__)
         self._model_saved = True
 
 
-class SummaryWriter(Recorder):
-    """DeepVisualInsight-compatible writer: ``SummaryWriter(save_dir, batch_size, num_worker)``.
+class SummaryWriter:
+    """DeepVisualInsight's recording calls, writing its original layout (see
+    :mod:`ttvis.dynamics.layouts`, ``original``), which ``ttvis preprocess`` completes.
 
-    ``write_meta_data(train_loader, test_loader)`` records the dataset from two
-    DataLoaders (train samples first, then test) and ``write_checkpoint(state_dict,
-    curr_epoch, prev_epoch)`` saves checkpoints; pass ``model=`` to also record each
-    epoch's representations, else run ``ttvis preprocess`` afterwards.
+    ``SummaryWriter(save_dir, batch_size, num_worker)``; ``write_meta_data(train_loader,
+    test_loader)`` stores every sample (``Training_data/``, ``Testing_data/``, ``sprites/``,
+    ``config.json``); ``write_checkpoint(state_dict, curr_epoch, prev_epoch)`` stores
+    ``Model/Epoch_E/subject_model.pth`` with its ``index.json``. A state dict alone cannot give
+    representations: run ``ttvis preprocess save_dir`` afterwards (with ``Model/model.py``
+    in place), or pass ``model=`` to compute each epoch's arrays right away.
+
+    Args:
+        save_dir: the run folder to create or extend.
+        batch_size: samples per forward pass when computing representations.
+        num_worker: accepted for compatibility (loaders are read in this process).
+        model: optional ``torch.nn.Module`` with ``feature``/``prediction``; its class's source
+            file is copied to ``Model/model.py`` and named in ``config.json``.
+        classes: class names (default ``"0"..."C-1"``).
+        model_source: the ``.py`` file defining the model class (default: where the class is defined).
+
+    Raises:
+        DynamicsError: when ``save_dir`` exists and is not a folder.
     """
 
-    def __init__(self, save_dir: str | os.PathLike, batch_size: int = 512, num_worker: int = 0, model: Any = None, **kwargs: Any):
-        super().__init__(save_dir, batch_size=batch_size, **kwargs)
+    def __init__(self, save_dir: str | os.PathLike, batch_size: int = 512, num_worker: int = 0, model: Any = None,
+                 classes: Sequence[str] | None = None, model_source: str | os.PathLike | None = None):
+        self.path = Path(save_dir)
+        if self.path.exists() and not self.path.is_dir():
+            raise DynamicsError(self.path, "a folder for the training run", "a file")
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.batch_size = int(batch_size)
         self.num_worker = num_worker
         self.model = model
+        self.classes = list(classes) if classes is not None else None
+        self.model_source = Path(model_source) if model_source else None
+        self._inputs = None
+        self._counts = (0, 0)
 
     def write_meta_data(self, train_loader: Any, test_loader: Any = None) -> None:
-        """Record all samples of ``train_loader`` then ``test_loader`` ((x, y) batches)."""
+        """Store all samples of ``train_loader`` (then ``test_loader``): ``(x, y)`` batches.
+
+        Raises:
+            ValueError: a loader yields no ``(x, y)`` pairs.
+        """
         import torch
 
-        xs, ys = [], []
-        counts = []
-        for loader in (train_loader, test_loader):
-            c = 0
-            for xb, yb in loader or []:
-                xs.append(torch.as_tensor(xb))
-                ys.append(torch.as_tensor(yb))
-                c += len(yb)
-            counts.append(c)
-        x, y = torch.cat(xs), torch.cat(ys)
-        self.record_dataset(x, y, train_index=range(counts[0]), test_index=range(counts[0], counts[0] + counts[1]))
+        stored = []
+        for loader, folder, stem in ((train_loader, "Training_data", "training_dataset"),
+                                     (test_loader, "Testing_data", "testing_dataset")):
+            xs, ys = [], []
+            for batch in loader or []:
+                if not (isinstance(batch, (list, tuple)) and len(batch) >= 2):
+                    raise ValueError(f"{stem}: expected (inputs, labels) batches from the DataLoader, found {type(batch).__name__}")
+                xs.append(torch.as_tensor(batch[0]))
+                ys.append(torch.as_tensor(batch[1]).long())
+            if not xs:
+                stored.append((None, None))
+                continue
+            x, y = torch.cat(xs), torch.cat(ys)
+            atomic.save_torch(self.path / folder / f"{stem}_data.pth", x)
+            atomic.save_torch(self.path / folder / f"{stem}_label.pth", y)
+            stored.append((x, y))
+        if stored[0][0] is None:
+            raise ValueError("train_loader: expected at least one (inputs, labels) batch, found none")
+        x = torch.cat([v for v, _ in stored if v is not None])
+        y = torch.cat([v for _, v in stored if v is not None])
+        self._inputs = x
+        self._counts = (int(stored[0][0].shape[0]), int(stored[1][0].shape[0]) if stored[1][0] is not None else 0)
+        if self.classes is None:
+            self.classes = [str(i) for i in range(int(y.max()) + 1)]
+        if x.ndim in (3, 4):
+            write_sprites(self.path / "sprites", images_to_uint8(x.numpy()))
+        self._write_config()
+
+    def _write_config(self, net: str | None = None) -> None:
+        import json
+
+        path = self.path / "config.json"
+        conf: dict[str, Any] = {}
+        if path.exists():
+            try:
+                conf = json.loads(path.read_text())
+            except ValueError:
+                conf = {}
+        entry = conf.setdefault("DVI", {})
+        entry.update({"SETTING": "normal", "CLASSES": self.classes, "EPOCH_NAME": "Epoch"})
+        training = entry.setdefault("TRAINING", {})
+        training.update({"train_num": self._counts[0], "test_num": self._counts[1]})
+        if net:
+            training["NET"] = net
+        atomic.save_json(path, conf)
 
     def write_checkpoint(self, state_dict: dict, curr_epoch: int, prev_epoch: int | None = None) -> None:
-        """Save the checkpoint; with ``model=`` given, also record representations/predictions."""
-        super().write_checkpoint(state_dict, curr_epoch, prev_epoch)
-        if self.model is not None and self._inputs is not None:
-            self.model.load_state_dict(state_dict)
-            if not self._model_saved:
-                self._save_model_source(self.model)
-            self.record_epoch(self.model, curr_epoch, save_checkpoint=False)
+        """Store ``Model/Epoch_<curr_epoch>/subject_model.pth`` and its index files; with
+        ``model=`` given, also the epoch's representations and predictions.
+
+        ``prev_epoch`` is accepted for compatibility and not needed.
+
+        Raises:
+            RuntimeError: when :meth:`write_meta_data` was not called first.
+        """
+        if self._inputs is None:
+            raise RuntimeError("SummaryWriter.write_checkpoint: call write_meta_data(train_loader, test_loader) first")
+        d = self.path / "Model" / f"Epoch_{int(curr_epoch)}"
+        atomic.save_json(d / "index.json", list(range(self._counts[0])))
+        if self._counts[1]:
+            atomic.save_json(d / "test_index.json", list(range(self._counts[1])))
+        atomic.save_torch(d / "subject_model.pth", state_dict)
+        if self.model is None:
+            return
+        if not (self.path / "Model" / "model.py").is_file():
+            src = _model_file(self.model, self.model_source)
+            if src and src.is_file():
+                _copy_atomic(src, self.path / "Model" / "model.py")
+                self._write_config(net=type(self.model).__name__)
+        from ttvis.dynamics.subject import forward_batched
+
+        self.model.load_state_dict(state_dict)
+        reps, preds = forward_batched(self.model, self._inputs, self.batch_size)
+        ntr = self._counts[0]
+        for name, arr in (("train_pred", preds[:ntr]), ("test_pred", preds[ntr:])):
+            if arr.shape[0]:
+                atomic.save_npy(d / f"{name}.npy", arr)
+        for name, arr in (("train_data", reps[:ntr]), ("test_data", reps[ntr:])):
+            if arr.shape[0]:
+                atomic.save_npy(d / f"{name}.npy", arr)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 from ttvis.dynamics.errors import DynamicsError
 from ttvis.dynamics.folder import TrainingDynamics
@@ -112,3 +114,71 @@ def build_subject_model(src: Path, spec: dict | None, spec_source: Path, ckpt: P
     except Exception as exc:
         raise DynamicsError(ckpt, f"a state_dict for {name} ({src.name})", f"a mismatch: {str(exc).splitlines()[0]}") from None
     return model.to(device).eval()
+
+
+def forward_batched(
+    model: Any,
+    inputs: Any,
+    batch_size: int = 512,
+    with_predictions: bool = True,
+    feature_fn: Callable[[Any, Any], Any] | None = None,
+    prediction_fn: Callable[[Any, Any], Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Representations and predictions of ``inputs`` through the subject model, batched,
+    in eval mode, without gradients, on the model's device; the model's training mode
+    is restored afterwards.
+
+    Args:
+        model: ``torch.nn.Module`` with ``feature(x)`` and ``prediction(h)`` (or the fns below).
+        inputs: torch tensor ``[N, ...]`` of model inputs (moved to the model's device per batch).
+        batch_size: samples per forward pass.
+        with_predictions: also compute ``prediction(feature(x))``.
+        feature_fn, prediction_fn: ``fn(model, x)`` overrides of ``model.feature`` / ``model.prediction``.
+        progress: called with the number of samples done after each batch.
+
+    Returns:
+        float32 ``[N, D]`` representations (features flattened) and float32 ``[N, C]``
+        class scores (None without predictions).
+    """
+    import torch
+
+    was_training = bool(getattr(model, "training", False))
+    try:
+        device = next(model.parameters()).device
+    except (StopIteration, AttributeError):
+        device = torch.device("cpu")
+    feat = feature_fn or (lambda m, x: m.feature(x))
+    pred = prediction_fn or (lambda m, h: m.prediction(h))
+    reps, preds = [], []
+    model.eval()
+    try:
+        with torch.no_grad():
+            for s in range(0, int(inputs.shape[0]), batch_size):
+                xb = inputs[s : s + batch_size].to(device)
+                h = feat(model, xb)
+                reps.append(h.reshape(h.shape[0], -1).float().cpu().numpy())
+                if with_predictions:
+                    preds.append(pred(model, h).float().cpu().numpy())
+                if progress:
+                    progress(min(s + batch_size, int(inputs.shape[0])))
+    finally:
+        model.train(was_training)
+    return np.concatenate(reps).astype(np.float32), (np.concatenate(preds).astype(np.float32) if preds else None)
+
+
+def predict_batched(model: Any, reps: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Class scores float32 ``[N, C]`` of float32 ``[N, D]`` representations through
+    ``model.prediction``, batched, without gradients, on the model's device."""
+    import torch
+
+    try:
+        device = next(model.parameters()).device
+    except (StopIteration, AttributeError):
+        device = torch.device("cpu")
+    out = []
+    with torch.no_grad():
+        for s in range(0, reps.shape[0], batch_size):
+            hb = torch.from_numpy(np.ascontiguousarray(reps[s : s + batch_size], dtype=np.float32)).to(device)
+            out.append(model.prediction(hb).float().cpu().numpy())
+    return np.concatenate(out).astype(np.float32)

@@ -1,0 +1,145 @@
+"""``ttvis preprocess``: complete a run's per-epoch arrays from its checkpoints.
+
+For every recorded epoch whose representations or predictions are missing, load the
+subject model (``model.py`` + the epoch's checkpoint, ``weights_only=True``), run the
+stored model inputs through ``feature`` (and ``prediction``), batched, on the GPU when
+available, and write the arrays where the run's layout keeps them, atomically. When
+only predictions are missing, they come from the stored representations through
+``prediction`` alone (no inputs needed). Following DeepVisualInsight's preprocessing
+step (``data_provider._meta_data``), in every supported layout.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ttvis.dynamics import atomic
+from ttvis.dynamics.errors import DynamicsError
+from ttvis.dynamics.files import load_array
+from ttvis.dynamics.layouts import Layout, open_layout
+
+OnEpoch = Callable[[int, int, dict], None]
+
+
+def _classification(src: Layout) -> bool:
+    """Whether the run should have predictions: labels or class names recorded, or a task
+    that says so."""
+    info = src.info()
+    if "task" in info:
+        return info["task"] == "classification"
+    return bool(info.get("classes")) or src.labels_path.exists()
+
+
+def plan(src: Layout, force: bool = False) -> list[tuple[int, bool, bool]]:
+    """What preprocessing would compute: ``(epoch, representations?, predictions?)`` for
+    each recorded epoch with something missing (everything with ``force``)."""
+    cls = _classification(src)
+    out = []
+    for e in src.epochs():
+        rep = force or not all(p.is_file() for p in src.representation_parts(e))
+        pred = cls and (force or rep or not all(p.is_file() for p in src.prediction_parts(e)))
+        if rep or pred:
+            out.append((e, rep, pred))
+    return out
+
+
+def _split_rows(arr: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    bounds = np.cumsum([0] + sizes)
+    return [arr[bounds[i]:bounds[i + 1]] for i in range(len(sizes))]
+
+
+def preprocess(
+    run_path: str | os.PathLike,
+    force: bool = False,
+    device: str = "auto",
+    batch_size: int = 512,
+    on_epoch: OnEpoch | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Compute the missing representations and predictions of a run from its checkpoints.
+
+    Args:
+        run_path: the run folder (any supported layout).
+        force: recompute every epoch, not only what is missing.
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        batch_size: samples per forward pass.
+        on_epoch: ``on_epoch(epoch, total, {"representations": bool, "predictions": bool})``
+            after each epoch is written.
+        cancel: set to stop between epochs (finished epochs stay written).
+
+    Returns:
+        ``{"layout", "epochs": [computed epochs], "device", "samples"}``.
+
+    Raises:
+        DynamicsError: no run there; ``model.py`` or a checkpoint missing or broken; the
+            model inputs missing (representations cannot be computed without them);
+            stored arrays with the wrong number of rows.
+    """
+    from ttvis.dynamics.subject import build_subject_model, forward_batched, predict_batched
+    from ttvis.projection.dvi import resolve_device
+
+    root = Path(run_path).expanduser().resolve()
+    if not root.is_dir():
+        raise DynamicsError(root, "a training-run folder", "no such folder")
+    src = open_layout(root)
+    todo = plan(src, force)
+    dev = resolve_device(device)
+    result: dict[str, Any] = {"layout": src.name, "epochs": [], "device": dev, "samples": None}
+    if not todo:
+        return result
+    if src.model_source is None:
+        raise DynamicsError(src.model_source_path, "the subject model's source: a class with feature(x) -> [B, D] and "
+                            "prediction(h) -> [B, C] methods (needed to compute representations and predictions "
+                            "from the checkpoints)", "no such file")
+    inputs = None
+    sizes = src.part_sizes()
+    if any(rep for _, rep, _ in todo):
+        n_guess = sum(sizes) if sizes else 0
+        inputs = src.inputs(n_guess)
+        if inputs is None:
+            where = src.inputs_path or src.representation_parts(todo[0][0])[0]
+            raise DynamicsError(where, f"the model inputs of every sample, to compute the representations of epoch {todo[0][0]} "
+                                "(the " + src.name + " layout keeps them "
+                                + ("there)" if src.inputs_path else "nowhere: record representations while training, e.g. with ttvis.Recorder)"),
+                                "no such file" if src.inputs_path else "none")
+        if sizes is None:
+            sizes = [int(inputs.shape[0])]
+        elif int(inputs.shape[0]) != sum(sizes):
+            raise DynamicsError(src.inputs_path or root, f"{sum(sizes)} samples (as the index files say)", f"{int(inputs.shape[0])}")
+    spec = src.info().get("model")
+    for k, (e, rep, pred) in enumerate(todo):
+        if cancel is not None and cancel.is_set():
+            break
+        ckpt = src.checkpoint_path(e)
+        if ckpt is None:
+            raise DynamicsError(src.checkpoint_file(e), f"the subject model's state dict at epoch {e} (to compute its "
+                                + ("representations" if rep else "predictions") + ")", "no such file")
+        model = build_subject_model(src.model_source, spec, src.model_spec_source, ckpt, dev)
+        if rep:
+            reps, preds = forward_batched(model, inputs, batch_size, with_predictions=pred)
+            if not np.isfinite(reps).all():
+                raise DynamicsError(ckpt, "a model whose features are finite", f"NaN or inf in the features at epoch {e}")
+        else:
+            parts = src.representation_parts(e)
+            reps = np.concatenate([load_array(p, "float32 [N, D] representations") for p in parts])
+            if sizes is None:
+                sizes = [int(load_array(p, "representations").shape[0]) for p in parts]
+            preds = predict_batched(model, reps)
+        rep_sizes = sizes if sizes is not None else [reps.shape[0]]
+        # predictions first: the representation files mark an epoch as complete
+        if pred and preds is not None:
+            for path, part in zip(src.prediction_parts(e), _split_rows(preds, rep_sizes)):
+                atomic.save_npy(path, part)
+        if rep:
+            for path, part in zip(src.representation_parts(e), _split_rows(reps, rep_sizes)):
+                atomic.save_npy(path, part)
+        result["epochs"].append(e)
+        result["samples"] = int(reps.shape[0])
+        if on_epoch:
+            on_epoch(e, len(todo), {"representations": rep, "predictions": bool(pred)})
+    return result
