@@ -23,6 +23,20 @@ record_digits_run(${JSON.stringify(run)}, epochs=${epochs}); visualize(${JSON.st
   return { root, run };
 }
 
+/** A representation-only copy of `run` beside it ("text-run": no labels, predictions, model or sprites;
+ * one line of text per sample), with DVI results; returns its folder. */
+export function makeTextRun(run) {
+  const dst = path.join(path.dirname(run), "text-run");
+  const code = `import json, shutil; from ttvis.pipeline import visualize
+shutil.copytree(${JSON.stringify(run)}, ${JSON.stringify(dst)}, ignore=shutil.ignore_patterns("visualize", "prediction", "model", "model.py", "sprites", "label"))
+open(${JSON.stringify(dst + "/dataset/text.txt")}, "w").write("".join(f"text of sample {i}\\n" for i in range(1797)))
+json.dump({"task": "representation"}, open(${JSON.stringify(dst + "/dataset/info.json")}, "w"))
+visualize(${JSON.stringify(dst)}, "DVI", {"device": "cpu", "max_epochs": 5, "first_epochs": 10}, epochs="1-3")`;
+  const r = spawnSync(PYTHON, ["-c", code], { encoding: "utf8", timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`making the text run failed: ${r.stderr}`);
+  return dst;
+}
+
 /** Start `ttvis serve ROOT`; resolves to {url, port, token, stop()}. */
 export function startServe(root) {
   return new Promise((resolve, reject) => {

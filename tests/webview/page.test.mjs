@@ -5,14 +5,15 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { PNG } from "pngjs";
 import { spawnSync } from "node:child_process";
-import { PYTHON, REPO, launch, makeDigitsRun, openPage, startServe } from "./harness.mjs";
+import { PYTHON, REPO, launch, makeDigitsRun, makeTextRun, openPage, startServe } from "./harness.mjs";
 
 const SHOTS = process.env.UPDATE_SCREENSHOTS ? path.join(REPO, "docs") : path.join(REPO, "out", "screenshots");
 mkdirSync(SHOTS, { recursive: true });
-let server, browser, page, errors, run;
+let server, browser, page, errors, run, textRun;
 
 before(async () => {
   ({ run } = makeDigitsRun(6));
+  textRun = makeTextRun(run);
   server = await startServe(path.dirname(run));
   browser = await launch();
   ({ page, errors } = await openPage(browser, server.url));
@@ -140,4 +141,28 @@ test("play steps through every epoch", async () => {
     });
   const seen = await page.evaluate(() => (window.__stopSeen(), window.__seen));
   assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
+});
+
+test("a representation-only run shows each sample's text, no territories and no label", async () => {
+  const { page: p2, errors: e2 } = await openPage(browser, `${server.url}&run=${encodeURIComponent(textRun)}`);
+  try {
+    await p2.waitForFunction(() => window.__ttvis.drawn?.epoch === 3, null, { timeout: 30_000 });
+    assert.match(await p2.textContent("#runName"), /text-run/);
+    const info = await p2.evaluate(() => {
+      const plot = window.__ttvis.plot;
+      for (let i = 0; i < plot.get("points").length; i += 41) {
+        const [x, y] = plot.getScreenPosition(i);
+        if (x > 150 && y > 50 && x < 900 && y < 650) return { i, x, y };
+      }
+    });
+    const box = await p2.locator("#plot").boundingBox();
+    await p2.mouse.move(box.x + info.x, box.y + info.y);
+    await p2.waitForSelector("#tooltip .tip-sample-text", { timeout: 10_000 });
+    const hovered = await p2.evaluate(() => window.__ttvis.hovered);
+    assert.equal(await p2.textContent("#tooltip .tip-sample-text"), `text of sample ${hovered}`);
+    assert.equal(await p2.$("#tipLabel"), null);
+    assert.deepEqual(e2, []);
+  } finally {
+    await p2.close();
+  }
 });

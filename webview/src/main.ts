@@ -288,9 +288,9 @@ plot.subscribe("pointOver", async (i: number) => {
   const pred = d.predicted ? d.predicted[i] : null;
   const conf = d.confidence ? d.confidence[i] : null;
   tooltip.innerHTML = `<img id="tipSprite" alt=""><div class="tip-text"><div><b>#${i}</b> ${d.train[i] ? "train" : "test"}</div>` +
-    `<div>label: <span id="tipLabel"></span></div>` +
+    (d.label[i] >= 0 ? `<div>label: <span id="tipLabel"></span></div>` : "") +
     (pred !== null ? `<div>predicted: <span id="tipPred"></span> (${fmt(conf)})</div>` : "") + `</div>`;
-  $("tipLabel").textContent = classes[d.label[i]] ?? String(d.label[i]);
+  if (d.label[i] >= 0) $("tipLabel").textContent = classes[d.label[i]] ?? String(d.label[i]);
   if (pred !== null) $("tipPred").textContent = classes[pred] ?? String(pred);
   tooltip.style.left = `${sx + 14}px`;
   tooltip.style.top = `${sy + 14}px`;
@@ -333,11 +333,13 @@ async function showSelection(i: number): Promise<void> {
   await (plot as any).drawAnnotations(lines);
   detail.hidden = false;
   detail.innerHTML = `<h3>sample #${i}</h3>${s.sprite ? `<img class="big" src="data:image/png;base64,${s.sprite}" alt="">` : ""}` +
-    `<div>label <b id="dLabel"></b> · ${s.split}</div>` +
+    (s.text ? `<div class="tip-sample-text" id="dText"></div>` : "") +
+    `<div>${s.label >= 0 ? `label <b id="dLabel"></b> · ` : ""}${s.split}</div>` +
     `<div>trajectory over ${traj.length} epochs (dark line)</div>` +
     `<div>high-D neighbours (orange lines): ${nb.high.join(", ")}</div>` +
     `<div>2-D neighbours: ${nb.low.join(", ")}</div><div>overlap ${fmt(nb.overlap)}</div>`;
-  $("dLabel").textContent = s.className ?? String(s.label);
+  if (s.label >= 0) $("dLabel").textContent = s.className ?? String(s.label);
+  if (s.text) $("dText").textContent = s.text;
   (window as any).__ttvis.selection = { index: i, trajectory: traj.length, neighbors: nb.high.length };
 }
 
