@@ -142,16 +142,14 @@ def _complete_arrays(run_path: str | Path, on_message: OnMessage | None, cancel:
     """Run ``ttvis preprocess`` first when epochs lack arrays it can compute (the user asked
     to process this folder, so importing its ``model.py`` is expected)."""
     from ttvis.dynamics.layouts import open_layout
-    from ttvis.dynamics.preprocess import plan, preprocess
+    from ttvis.dynamics.preprocess import can_complete, plan, preprocess
 
     path = Path(run_path).expanduser().resolve()
     if not path.is_dir():
         return
     src = open_layout(path)
     todo = plan(src)
-    if not todo or src.model_source is None or not all(src.checkpoint_path(e) for e, _, _ in todo):
-        return
-    if any(rep for _, rep, _ in todo) and not (src.inputs_path and src.inputs_path.is_file()):
+    if not can_complete(src, todo):
         return
     if on_message:
         on_message(f"computing representations/predictions of {len(todo)} epoch(s) from the checkpoints (ttvis preprocess)")

@@ -48,6 +48,14 @@ def plan(src: Layout, force: bool = False) -> list[tuple[int, bool, bool]]:
     return out
 
 
+def can_complete(src: Layout, todo: list[tuple[int, bool, bool]]) -> bool:
+    """True when :func:`preprocess` can compute everything in ``todo`` (from :func:`plan`):
+    ``model.py``, every needed checkpoint and, for representations, the stored inputs."""
+    if not todo or src.model_source is None or not all(src.checkpoint_path(e) for e, _, _ in todo):
+        return False
+    return not any(rep for _, rep, _ in todo) or (src.inputs_path is not None and src.inputs_path.is_file())
+
+
 def _split_rows(arr: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
     bounds = np.cumsum([0] + sizes)
     return [arr[bounds[i]:bounds[i + 1]] for i in range(len(sizes))]

@@ -361,7 +361,15 @@ class TtvisApi:
         from ttvis.projection.params import params_from_dict
         from ttvis.projection.registry import get_method
 
-        run = self._run(params.get("path"))
+        try:
+            run = self._run(params.get("path"))
+            path, available = run.path, run.epochs
+        except ApiError as exc:
+            # a run whose arrays `ttvis preprocess` can compute trains too: the job preprocesses first
+            path = self._allowed(params.get("path"))
+            available = _preprocessable_epochs(path)
+            if exc.code != BAD_RUN or not available:
+                raise
         method = self._method(params.get("method", "DVI"))
         user = params.get("params") or {}
         if not isinstance(user, dict):
@@ -370,18 +378,18 @@ class TtvisApi:
             params_from_dict(get_method(method).params_cls, user)
             from ttvis.pipeline import parse_epochs
 
-            chosen = parse_epochs(params.get("epochs"), run.epochs)
+            chosen = parse_epochs(params.get("epochs"), available)
         except ValueError as exc:
             raise ApiError(INVALID_PARAMS, str(exc)) from None
         with self._lock:
-            other = self._job_for(run.path)
+            other = self._job_for(path)
             if other is not None:
-                raise ApiError(BUSY, f"{run.path}: {other.method} training job {other.id} is already running on this folder; wait or cancel it")
-            job = Job(id=f"job-{next(self._ids)}", path=run.path, method=method, total=len(chosen))
+                raise ApiError(BUSY, f"{path}: {other.method} training job {other.id} is already running on this folder; wait or cancel it")
+            job = Job(id=f"job-{next(self._ids)}", path=path, method=method, total=len(chosen))
             self.jobs[job.id] = job
         job.thread = threading.Thread(target=self._train_job, args=(job, user, chosen, progress), name=job.id, daemon=True)
         job.thread.start()
-        return {"job": job.id, "path": str(run.path), "method": method, "epochs": chosen}
+        return {"job": job.id, "path": str(path), "method": method, "epochs": chosen}
 
     def _train_job(self, job: Job, user: dict, chosen: list[int], progress: ProgressSink | None) -> None:
         from ttvis.pipeline import visualize
@@ -433,6 +441,19 @@ class TtvisApi:
 
 
 # ---- helpers --------------------------------------------------------------------
+def _preprocessable_epochs(p: Path) -> list[int]:
+    """The recorded epochs of ``p`` when ``ttvis preprocess`` can compute all its missing
+    arrays (model.py, every checkpoint and the inputs are there), else []."""
+    from ttvis.dynamics.layouts import open_layout
+    from ttvis.dynamics.preprocess import can_complete, plan
+
+    try:
+        src = open_layout(p)
+        return src.epochs() if can_complete(src, plan(src)) else []
+    except DynamicsError:
+        return []
+
+
 def _epochs_on_disk(p: Path) -> list[int]:
     """Epochs whose representations are on disk (what a fresh :class:`TrainingDynamics` lists)."""
     from ttvis.dynamics.layouts import open_layout
