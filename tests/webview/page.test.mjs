@@ -33,6 +33,19 @@ async function plotPixels() {
   return png;
 }
 
+/** Move the mouse onto a point well inside the plot (every `step`-th sample is tried). */
+async function hoverSomePoint(pg, step) {
+  const info = await pg.evaluate((step) => {
+    const plot = window.__ttvis.plot;
+    for (let i = 0; i < plot.get("points").length; i += step) {
+      const [x, y] = plot.getScreenPosition(i);
+      if (x > 150 && y > 50 && x < 900 && y < 650) return { i, x, y };
+    }
+  }, step);
+  const box = await pg.locator("#plot").boundingBox();
+  await pg.mouse.move(box.x + info.x, box.y + info.y);
+}
+
 async function gotoEpoch(e) {
   await page.evaluate((e) => {
     const s = document.getElementById("epoch");
@@ -79,16 +92,7 @@ test("the slider changes the epoch and the positions change", async () => {
 
 test("hover shows the tooltip with the sample's label and prediction", async () => {
   await gotoEpoch(6);
-  const info = await page.evaluate(() => {
-    const plot = window.__ttvis.plot;
-    const n = plot.get("points").length;
-    for (let i = 0; i < n; i += 37) {
-      const [x, y] = plot.getScreenPosition(i);
-      if (x > 150 && y > 50 && x < 900 && y < 650) return { i, x, y };
-    }
-  });
-  const box = await page.locator("#plot").boundingBox();
-  await page.mouse.move(box.x + info.x, box.y + info.y);
+  await hoverSomePoint(page, 37);
   await page.waitForSelector("#tooltip:not([hidden])", { timeout: 10_000 });
   const hovered = await page.evaluate(() => window.__ttvis.hovered);
   const tipLabel = await page.textContent("#tipLabel");
@@ -148,15 +152,7 @@ test("a representation-only run shows each sample's text, no territories and no 
   try {
     await p2.waitForFunction(() => window.__ttvis.drawn?.epoch === 3, null, { timeout: 30_000 });
     assert.match(await p2.textContent("#runName"), /text-run/);
-    const info = await p2.evaluate(() => {
-      const plot = window.__ttvis.plot;
-      for (let i = 0; i < plot.get("points").length; i += 41) {
-        const [x, y] = plot.getScreenPosition(i);
-        if (x > 150 && y > 50 && x < 900 && y < 650) return { i, x, y };
-      }
-    });
-    const box = await p2.locator("#plot").boundingBox();
-    await p2.mouse.move(box.x + info.x, box.y + info.y);
+    await hoverSomePoint(p2, 41);
     await p2.waitForSelector("#tooltip .tip-sample-text", { timeout: 10_000 });
     const hovered = await p2.evaluate(() => window.__ttvis.hovered);
     assert.equal(await p2.textContent("#tooltip .tip-sample-text"), `text of sample ${hovered}`);

@@ -250,6 +250,17 @@ class _OneFilePerEpoch(Layout):
     def info_path(self) -> Path:
         return self.root / "dataset" / "info.json"
 
+    #: the folder under ``dataset/`` holding ``<i>.png`` thumbnails
+    sprite_folder = "sprites"
+
+    def sprite_file(self, index: int) -> Path | None:
+        p = self.root / "dataset" / self.sprite_folder / f"{int(index)}.png"
+        return p if p.is_file() else None
+
+    def text_lines(self, n: int) -> list[str] | None:
+        p = self.root / "dataset" / "text.txt"
+        return p.read_text(encoding="utf-8").splitlines() if p.is_file() else None
+
     def info(self) -> dict[str, Any]:
         path = self.info_path
         if not path.exists():
@@ -288,13 +299,7 @@ class CanonicalLayout(_OneFilePerEpoch):
     def _index_path(self) -> Path:
         return self.root / "index.json"
 
-    def sprite_file(self, index: int) -> Path | None:
-        p = self.root / "dataset" / "sprites" / f"{int(index)}.png"
-        return p if p.is_file() else None
-
-    def text_lines(self, n: int) -> list[str] | None:
-        p = self.root / "dataset" / "text.txt"
-        return p.read_text(encoding="utf-8").splitlines() if p.is_file() else None
+    sprite_folder = "sprites"
 
     def checkpoint_file(self, epoch: int) -> Path:
         return self.root / "model" / f"{epoch}.pth"
@@ -332,13 +337,7 @@ class PerEpochLayout(_OneFilePerEpoch):
     def _index_path(self) -> Path:
         return self.root / "dataset" / "index.json"
 
-    def sprite_file(self, index: int) -> Path | None:
-        p = self.root / "dataset" / "image" / f"{int(index)}.png"
-        return p if p.is_file() else None
-
-    def text_lines(self, n: int) -> list[str] | None:
-        p = self.root / "dataset" / "text.txt"
-        return p.read_text(encoding="utf-8").splitlines() if p.is_file() else None
+    sprite_folder = "image"
 
     def checkpoint_file(self, epoch: int) -> Path:
         return self._dir(epoch) / "model.pth"
@@ -476,22 +475,26 @@ class OriginalLayout(Layout):
     def labels_path(self) -> Path:
         return self.root / "Training_data" / "training_dataset_label.pth"
 
-    def labels(self, n: int) -> np.ndarray | None:
-        tr, te = self._index_pair()
+    def _indexed_rows(self, kind: str, what: str) -> list[np.ndarray] | None:
+        """The indexed rows of ``Training_data/training_dataset_<kind>.pth`` then
+        ``Testing_data/testing_dataset_<kind>.pth`` (None when a needed file is absent)."""
         parts = []
-        for path, idx in ((self.root / "Training_data" / "training_dataset_label.pth", tr),
-                          (self.root / "Testing_data" / "testing_dataset_label.pth", te)):
+        for path, idx in ((self.root / "Training_data" / f"training_dataset_{kind}.pth", self._index_pair()[0]),
+                          (self.root / "Testing_data" / f"testing_dataset_{kind}.pth", self._index_pair()[1])):
             if not idx.size:
                 continue
             if not path.is_file():
                 return None
-            arr = load_tensor(path, "int class labels")
-            if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
-                raise DynamicsError(path, "a 1-D integer tensor of class labels", f"shape {list(arr.shape)} dtype {arr.dtype}")
-            if idx.size and idx.max() >= arr.shape[0]:
-                raise DynamicsError(path, f"at least {int(idx.max()) + 1} labels (the index files point that far)", f"{arr.shape[0]}")
-            parts.append(arr[idx])
-        return _check_labels(np.concatenate(parts), n, self.root / "Training_data" / "training_dataset_label.pth") if parts else None
+            arr = load_tensor(path, what)
+            if arr.ndim < 1 or idx.max() >= arr.shape[0] or (kind == "label" and (arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer))):
+                raise DynamicsError(path, f"{what}, at least {int(idx.max()) + 1} of them (the index files point that far)",
+                                    f"shape {list(arr.shape)} dtype {arr.dtype}")
+            parts.append(np.ascontiguousarray(arr[idx]))
+        return parts
+
+    def labels(self, n: int) -> np.ndarray | None:
+        parts = self._indexed_rows("label", "a 1-D integer tensor of class labels")
+        return _check_labels(np.concatenate(parts), n, self.labels_path) if parts else None
 
     @property
     def info_path(self) -> Path:
@@ -544,19 +547,8 @@ class OriginalLayout(Layout):
     def inputs(self, n: int) -> Any | None:
         import torch
 
-        tr, te = self._index_pair()
-        parts = []
-        for path, idx in ((self.root / "Training_data" / "training_dataset_data.pth", tr),
-                          (self.root / "Testing_data" / "testing_dataset_data.pth", te)):
-            if not idx.size:
-                continue
-            if not path.is_file():
-                return None
-            arr = load_tensor(path, "the model inputs [N, ...]")
-            if arr.ndim < 1 or (idx.size and idx.max() >= arr.shape[0]):
-                raise DynamicsError(path, f"at least {int(idx.max()) + 1} samples (the index files point that far)", f"shape {list(arr.shape)}")
-            parts.append(torch.from_numpy(np.ascontiguousarray(arr[idx])))
-        return torch.cat(parts) if parts else None
+        parts = self._indexed_rows("data", "the model inputs [N, ...]")
+        return torch.cat([torch.from_numpy(p) for p in parts]) if parts else None
 
     def vis_params(self, method: str) -> tuple[dict[str, Any], list[str]]:
         vis = self.config.get("VISUALIZATION") or {}

@@ -79,6 +79,17 @@ def _model_file(model: Any, given: Path | None) -> Path | None:
     return Path(src) if src else None
 
 
+def _json_object_or_empty(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path`` (to update it), or ``{}`` when absent or unreadable."""
+    import json
+
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
 def _copy_atomic(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.parent / f".{dst.name}.tmp"
@@ -183,14 +194,7 @@ class Recorder:
 
     def _write_info(self, model_class: str | None = None) -> None:
         info_path = self.path / "dataset" / "info.json"
-        info: dict[str, Any] = {}
-        if info_path.exists():
-            import json
-
-            try:
-                info = json.loads(info_path.read_text())
-            except ValueError:
-                info = {}
+        info = _json_object_or_empty(info_path)
         info.update({"classes": self.classes, "task": self.task})
         if model_class:
             info["model"] = {"class": model_class, "kwargs": self.model_kwargs, "source": "model.py"}
@@ -326,15 +330,8 @@ class SummaryWriter:
         self._write_config()
 
     def _write_config(self, net: str | None = None) -> None:
-        import json
-
         path = self.path / "config.json"
-        conf: dict[str, Any] = {}
-        if path.exists():
-            try:
-                conf = json.loads(path.read_text())
-            except ValueError:
-                conf = {}
+        conf = _json_object_or_empty(path)
         entry = conf.setdefault("DVI", {})
         entry.update({"SETTING": "normal", "CLASSES": self.classes, "EPOCH_NAME": "Epoch"})
         training = entry.setdefault("TRAINING", {})
