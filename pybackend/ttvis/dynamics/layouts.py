@@ -370,6 +370,8 @@ class OriginalLayout(Layout):
                 self.config = entries[self.config_key]
         self.epoch_name = str(self.config.get("EPOCH_NAME", "Epoch"))
         self._split: tuple[np.ndarray, np.ndarray] | None = None
+        self._totals: dict[str, int | None] = {}
+        self._checked: set[int] = set()
 
     # ---- epochs -----------------------------------------------------------------
     def _dir(self, epoch: int) -> Path:
@@ -405,19 +407,20 @@ class OriginalLayout(Layout):
             raise DynamicsError(self.root / "Model", f"{self.epoch_name}_E folders (one per recorded epoch)", "none")
         return self._dir(eps[0])
 
+    def _total(self, folder: str, stem: str, key: str) -> int | None:
+        """Samples in ``<folder>/<stem>_label.pth`` (else config.json TRAINING[key]), cached."""
+        if key not in self._totals:
+            p = self.root / folder / f"{stem}_label.pth"
+            n = (self.config.get("TRAINING") or {}).get(key)
+            self._totals[key] = (int(load_tensor(p, "int class labels").shape[0]) if p.is_file()
+                                 else int(n) if isinstance(n, int) else None)
+        return self._totals[key]
+
     def _train_total(self) -> int | None:
-        for p in (self.root / "Training_data" / "training_dataset_label.pth",):
-            if p.is_file():
-                return int(load_tensor(p, "int [N_train] labels").shape[0])
-        n = (self.config.get("TRAINING") or {}).get("train_num")
-        return int(n) if isinstance(n, int) else None
+        return self._total("Training_data", "training_dataset", "train_num")
 
     def _test_total(self) -> int | None:
-        p = self.root / "Testing_data" / "testing_dataset_label.pth"
-        if p.is_file():
-            return int(load_tensor(p, "int [N_test] labels").shape[0])
-        n = (self.config.get("TRAINING") or {}).get("test_num")
-        return int(n) if isinstance(n, int) else None
+        return self._total("Testing_data", "testing_dataset", "test_num")
 
     def _read_split(self, d: Path) -> tuple[np.ndarray, np.ndarray]:
         """(training indices into Training_data, test indices into Testing_data) of one epoch folder."""
@@ -456,7 +459,7 @@ class OriginalLayout(Layout):
 
     def check_epoch_metadata(self, epoch: int) -> None:
         d = self._dir(epoch)
-        if d == self._first_dir():
+        if epoch in self._checked or d == self._first_dir():
             return
         tr0, te0 = self._index_pair()
         tr, te = self._read_split(d)
@@ -465,6 +468,7 @@ class OriginalLayout(Layout):
                 raise DynamicsError(d / name, f"{a.size} indices, as in {self._first_dir().name} (every epoch must hold the same N samples)", f"{b.size}")
             if not np.array_equal(a, b):
                 raise DynamicsError(d / name, f"the same indices as {self._first_dir().name}/{name} (every epoch must hold the same samples)", "different indices")
+        self._checked.add(epoch)
 
     def split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         ntr, nte = self._sizes()
