@@ -162,7 +162,14 @@ test("Train Visualization Model… shows progress and ends with results", async 
   await pick.click();
   const input = page.locator(".quick-input-widget input.input");
   await input.waitFor({ state: "visible", timeout: 30_000 });
-  await page.keyboard.press("Enter"); // no extra parameters
+  // no extra parameters: accept the empty input box; a keypress can land before the box
+  // takes focus, so press on the input itself and retry until the box closes
+  for (let i = 0; ; i++) {
+    await input.press("Enter").catch(() => {});
+    const closed = await page.locator(".quick-input-widget").waitFor({ state: "hidden", timeout: 10_000 }).then(() => true, () => false);
+    if (closed) break;
+    if (i === 4) throw new Error("the parameters input box did not accept Enter");
+  }
   // progress: the languageclient's notification (server $/progress) and/or the tree's "training n%"
   const done = path.join(workspace, "fresh", "visualize", "DVI", "projection", "4.npy");
   const seen = new Set();
