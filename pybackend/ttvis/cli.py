@@ -113,7 +113,10 @@ def _print_outputs(path: Path, method: str, evals: dict, render_out: dict | None
         print(f"\nlast epoch {s['last_epoch']}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in s["final"].items() if v is not None))
     print(f"\noutputs in {d}/")
     print(f"  projection/E.npy   2-D positions [N, 2] per epoch")
-    print(f"  bgimg/E.png        territory backgrounds (scale/E.npy: their x_min, y_min, x_max, y_max)")
+    if any((d / "bgimg").glob("*.png")):
+        print(f"  bgimg/E.png        territory backgrounds (scale/E.npy: their x_min, y_min, x_max, y_max)")
+    else:
+        print(f"  (no territories: a representation-only run has no classes to paint)")
     print(f"  eval.json          the metrics above; params.json: the parameters used; model/E.pth: the vis model")
     if render_out:
         print(f"  frames/E.png       one frame per epoch")
