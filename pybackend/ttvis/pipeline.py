@@ -191,6 +191,10 @@ def visualize(
     _complete_arrays(run_path, on_message, cancel)
     run = TrainingDynamics(run_path)
     run.validate()
+    skipped = [e for e in run.recorded_epochs if e not in run.epochs]
+    if skipped and on_message:
+        on_message(f"epoch(s) {', '.join(map(str, skipped))} have a checkpoint but no representations and are left out "
+                   f"(`ttvis preprocess` needs the model inputs, which this {run.layout} run does not store)")
     stored, notes = run.source.vis_params(method)
     if stored and on_message:
         on_message(f"parameters from {run.source.info_path.name}: " + ", ".join(f"{k}={v}" for k, v in stored.items())
