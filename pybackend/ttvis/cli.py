@@ -64,6 +64,11 @@ def format_table(evals: dict[str, Any]) -> str:
     mean = evals.get("summary", {}).get("mean", {})
     if mean:
         rows.append(["mean"] + [_fmt(mean.get(k)) if k in mean else "" for _, k in TABLE_COLUMNS[1:]])
+    return _fixed_width(rows)
+
+
+def _fixed_width(rows: list[list[str]]) -> str:
+    """Right-aligned columns, a dashed rule under the header row."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -238,11 +243,7 @@ def cmd_evaluate_model(args: argparse.Namespace) -> int:
     rows = [["epoch", "train acc", "test acc", "train loss", "test loss"]]
     for e in out["train_acc"]:
         rows.append([e] + [_fmt(out[k][e]) for k in ("train_acc", "test_acc", "train_loss", "test_loss")])
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    for i, r in enumerate(rows):
-        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
+    print(_fixed_width(rows))
     print(f"\nwritten: {Path(args.path).expanduser().resolve() / 'subject_model_eval.json'}")
     return 0
 

@@ -141,18 +141,14 @@ def _heads(run: TrainingDynamics, device: str, on_message: OnMessage | None) -> 
 def _complete_arrays(run_path: str | Path, on_message: OnMessage | None, cancel: threading.Event | None) -> None:
     """Run ``ttvis preprocess`` first when epochs lack arrays it can compute (the user asked
     to process this folder, so importing its ``model.py`` is expected)."""
-    from ttvis.dynamics.layouts import open_layout
-    from ttvis.dynamics.preprocess import can_complete, plan, preprocess
+    from ttvis.dynamics.preprocess import pending, preprocess
 
     path = Path(run_path).expanduser().resolve()
-    if not path.is_dir():
-        return
-    src = open_layout(path)
-    todo = plan(src)
-    if not can_complete(src, todo):
+    found = pending(path) if path.is_dir() else None
+    if found is None:
         return
     if on_message:
-        on_message(f"computing representations/predictions of {len(todo)} epoch(s) from the checkpoints (ttvis preprocess)")
+        on_message(f"computing representations/predictions of {len(found[1])} epoch(s) from the checkpoints (ttvis preprocess)")
     preprocess(path, cancel=cancel)
 
 

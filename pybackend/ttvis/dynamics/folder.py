@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ttvis.dynamics.errors import DynamicsError
-from ttvis.dynamics.files import check_finite, list_epochs, load_array, load_json, load_tensor, peek_shape  # noqa: F401
+from ttvis.dynamics.files import check_finite, load_array, peek_shape
 from ttvis.dynamics.layouts import Layout, open_layout
 
 
@@ -68,7 +68,7 @@ class TrainingDynamics:
         self.source: Layout = open_layout(self.path)
         self.layout = self.source.name
         self.recorded_epochs = self.source.epochs()
-        self.epochs = [e for e in self.recorded_epochs if all(p.is_file() for p in self.source.representation_parts(e))]
+        self.epochs = self.epochs_on_disk()
         if not self.epochs:
             first = self.recorded_epochs[0] if self.recorded_epochs else 1
             hint = "none"
@@ -88,6 +88,11 @@ class TrainingDynamics:
         self.labels = self._read_labels(recorded_labels)
         self.classes = self._read_classes()
         self.train_index, self.test_index = self.source.split(self.n_samples)
+
+    def epochs_on_disk(self) -> list[int]:
+        """Epochs whose representation files exist now (``epochs`` as of opening; compare the
+        two to see whether the run grew). A few ``stat`` calls per epoch, no reads."""
+        return [e for e in self.source.epochs() if all(p.is_file() for p in self.source.representation_parts(e))]
 
     def _first_shapes(self) -> tuple[list[int], int]:
         """Rows of each representation part and ``D``, from the first epoch's ``.npy`` headers."""

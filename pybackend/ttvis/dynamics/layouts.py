@@ -169,9 +169,9 @@ class Layout:
     #: where the model inputs are stored (for messages); None: the layout does not store them
     inputs_path: Path | None = None
 
-    def inputs(self, n: int) -> Any | None:
-        """The model inputs of all ``n`` samples in sample order (a torch tensor), or None
-        when the layout does not store them."""
+    def inputs(self) -> Any | None:
+        """The model inputs of every sample in sample order (a torch tensor ``[N, ...]``), or
+        None when the layout does not store them."""
         return None
 
     def vis_params(self, method: str) -> tuple[dict[str, Any], list[str]]:
@@ -458,9 +458,9 @@ class OriginalLayout(Layout):
         return [ntr] + ([nte] if nte else [])
 
     def check_epoch_metadata(self, epoch: int) -> None:
-        d = self._dir(epoch)
-        if epoch in self._checked or d == self._first_dir():
+        if epoch in self._checked:
             return
+        d = self._dir(epoch)
         tr0, te0 = self._index_pair()
         tr, te = self._read_split(d)
         for name, a, b in (("index.json", tr0, tr), ("test_index.json", te0, te)):
@@ -548,7 +548,7 @@ class OriginalLayout(Layout):
     def model_source_path(self) -> Path:
         return self.root / "Model" / "model.py"
 
-    def inputs(self, n: int) -> Any | None:
+    def inputs(self) -> Any | None:
         import torch
 
         parts = self._indexed_rows("data", "the model inputs [N, ...]")

@@ -56,9 +56,35 @@ def can_complete(src: Layout, todo: list[tuple[int, bool, bool]]) -> bool:
     return not any(rep for _, rep, _ in todo) or (src.inputs_path is not None and src.inputs_path.is_file())
 
 
-def _split_rows(arr: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
-    bounds = np.cumsum([0] + sizes)
-    return [arr[bounds[i]:bounds[i + 1]] for i in range(len(sizes))]
+def pending(path: Path) -> tuple[Layout, list[tuple[int, bool, bool]]] | None:
+    """The layout and :func:`plan` of the run at ``path`` when there is work that
+    :func:`preprocess` can do completely, else None.
+
+    Raises:
+        DynamicsError: ``path`` holds no run in a supported layout.
+    """
+    src = open_layout(path)
+    todo = plan(src)
+    return (src, todo) if can_complete(src, todo) else None
+
+
+def write_epoch_arrays(src: Layout, epoch: int, reps: np.ndarray | None, preds: np.ndarray | None, sizes: list[int]) -> None:
+    """Write one epoch's arrays where ``src``'s layout keeps them, split into its parts, atomically.
+
+    Predictions go first: the representation files mark an epoch as complete.
+
+    Args:
+        src: the run's layout adapter.
+        epoch: the epoch number.
+        reps: float32 ``[N, D]`` representations, or None to leave them.
+        preds: float32 ``[N, C]`` class scores, or None to leave them.
+        sizes: rows of each part (``src.part_sizes()``), summing to ``N``.
+    """
+    bounds = np.cumsum([0] + list(sizes))
+    for arr, paths in ((preds, src.prediction_parts(epoch)), (reps, src.representation_parts(epoch))):
+        if arr is not None:
+            for k, path in enumerate(paths):
+                atomic.save_npy(path, arr[bounds[k]:bounds[k + 1]])
 
 
 def preprocess(
@@ -88,8 +114,10 @@ def preprocess(
             model inputs missing (representations cannot be computed without them);
             stored arrays with the wrong number of rows.
     """
-    from ttvis.dynamics.subject import build_subject_model, forward_batched, predict_batched
+    from ttvis.dynamics.subject import build_subject_model, forward_batched
     from ttvis.projection.dvi import resolve_device
+
+    import torch
 
     root = Path(run_path).expanduser().resolve()
     if not root.is_dir():
@@ -107,8 +135,7 @@ def preprocess(
     inputs = None
     sizes = src.part_sizes()
     if any(rep for _, rep, _ in todo):
-        n_guess = sum(sizes) if sizes else 0
-        inputs = src.inputs(n_guess)
+        inputs = src.inputs()
         if inputs is None:
             where = src.inputs_path or src.representation_parts(todo[0][0])[0]
             raise DynamicsError(where, f"the model inputs of every sample, to compute the representations of epoch {todo[0][0]} "
@@ -132,20 +159,12 @@ def preprocess(
             reps, preds = forward_batched(model, inputs, batch_size, with_predictions=pred)
             if not np.isfinite(reps).all():
                 raise DynamicsError(ckpt, "a model whose features are finite", f"NaN or inf in the features at epoch {e}")
-        else:
-            parts = src.representation_parts(e)
-            reps = np.concatenate([load_array(p, "float32 [N, D] representations") for p in parts])
-            if sizes is None:
-                sizes = [int(load_array(p, "representations").shape[0]) for p in parts]
-            preds = predict_batched(model, reps)
-        rep_sizes = sizes if sizes is not None else [reps.shape[0]]
-        # predictions first: the representation files mark an epoch as complete
-        if pred and preds is not None:
-            for path, part in zip(src.prediction_parts(e), _split_rows(preds, rep_sizes)):
-                atomic.save_npy(path, part)
-        if rep:
-            for path, part in zip(src.representation_parts(e), _split_rows(reps, rep_sizes)):
-                atomic.save_npy(path, part)
+        else:  # predictions only: through prediction(h) of the stored representations
+            stored = [load_array(p, "float32 [N, D] representations") for p in src.representation_parts(e)]
+            sizes = sizes or [int(a.shape[0]) for a in stored]
+            reps = np.concatenate(stored).astype(np.float32)
+            _, preds = forward_batched(model, torch.from_numpy(reps), batch_size, feature_fn=lambda m, h: h)
+        write_epoch_arrays(src, e, reps if rep else None, preds if pred else None, sizes or [reps.shape[0]])
         result["epochs"].append(e)
         result["samples"] = int(reps.shape[0])
         if on_epoch:

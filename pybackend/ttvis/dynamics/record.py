@@ -363,14 +363,10 @@ class SummaryWriter:
             if src and src.is_file():
                 _copy_atomic(src, self.path / "Model" / "model.py")
                 self._write_config(net=type(self.model).__name__)
+        from ttvis.dynamics.layouts import OriginalLayout
+        from ttvis.dynamics.preprocess import write_epoch_arrays
         from ttvis.dynamics.subject import forward_batched
 
         self.model.load_state_dict(state_dict)
         reps, preds = forward_batched(self.model, self._inputs, self.batch_size)
-        ntr = self._counts[0]
-        for name, arr in (("train_pred", preds[:ntr]), ("test_pred", preds[ntr:])):
-            if arr.shape[0]:
-                atomic.save_npy(d / f"{name}.npy", arr)
-        for name, arr in (("train_data", reps[:ntr]), ("test_data", reps[ntr:])):
-            if arr.shape[0]:
-                atomic.save_npy(d / f"{name}.npy", arr)
+        write_epoch_arrays(OriginalLayout(self.path), int(curr_epoch), reps, preds, [n for n in self._counts if n])

@@ -165,20 +165,3 @@ def forward_batched(
     finally:
         model.train(was_training)
     return np.concatenate(reps).astype(np.float32), (np.concatenate(preds).astype(np.float32) if preds else None)
-
-
-def predict_batched(model: Any, reps: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Class scores float32 ``[N, C]`` of float32 ``[N, D]`` representations through
-    ``model.prediction``, batched, without gradients, on the model's device."""
-    import torch
-
-    try:
-        device = next(model.parameters()).device
-    except (StopIteration, AttributeError):
-        device = torch.device("cpu")
-    out = []
-    with torch.no_grad():
-        for s in range(0, reps.shape[0], batch_size):
-            hb = torch.from_numpy(np.ascontiguousarray(reps[s : s + batch_size], dtype=np.float32)).to(device)
-            out.append(model.prediction(hb).float().cpu().numpy())
-    return np.concatenate(out).astype(np.float32)

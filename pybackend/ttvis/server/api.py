@@ -123,7 +123,7 @@ class TtvisApi:
         if not is_run_folder(p):
             raise ApiError(NOT_FOUND, f"{p}: no training run there (expected dataset/representation/E.npy, epochs/epoch_E/ or Model/Epoch_E/)")
         run = self._runs.get(p)
-        if run is None or not run.epochs or run.epochs != _epochs_on_disk(p):
+        if run is None or not run.epochs or run.epochs != run.epochs_on_disk():
             try:
                 run = TrainingDynamics(p)
             except DynamicsError as exc:
@@ -444,25 +444,13 @@ class TtvisApi:
 def _preprocessable_epochs(p: Path) -> list[int]:
     """The recorded epochs of ``p`` when ``ttvis preprocess`` can compute all its missing
     arrays (model.py, every checkpoint and the inputs are there), else []."""
-    from ttvis.dynamics.layouts import open_layout
-    from ttvis.dynamics.preprocess import can_complete, plan
+    from ttvis.dynamics.preprocess import pending
 
     try:
-        src = open_layout(p)
-        return src.epochs() if can_complete(src, plan(src)) else []
+        found = pending(p)
     except DynamicsError:
         return []
-
-
-def _epochs_on_disk(p: Path) -> list[int]:
-    """Epochs whose representations are on disk (what a fresh :class:`TrainingDynamics` lists)."""
-    from ttvis.dynamics.layouts import open_layout
-
-    try:
-        src = open_layout(p)
-        return [e for e in src.epochs() if all(f.is_file() for f in src.representation_parts(e))]
-    except DynamicsError:
-        return []
+    return found[0].epochs() if found else []
 
 
 def _mtime(f: Path) -> float | None:
