@@ -32,7 +32,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     });
     tree.refresh();
   });
-  const watcher = vscode.workspace.createFileSystemWatcher("**/{dataset/representation/*.npy,visualize/*/eval.json}");
+  const watcher = vscode.workspace.createFileSystemWatcher("**/{dataset/representation/*.npy,epochs/epoch_*/embeddings.npy,Model/Epoch_*/*.{npy,pth},visualize/*/eval.json}");
   watcher.onDidCreate(refreshSoon);
   watcher.onDidDelete(refreshSoon);
   watcher.onDidChange(refreshSoon);
@@ -44,7 +44,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const { runs } = await server.request("ttvis/discover", {});
     const items = runs
       .filter((r: any) => !trainedOnly || Object.values(r.methods ?? {}).some((m: any) => m.epochs?.length))
-      .map((r: any) => ({ label: r.name, description: `${r.epochs.length} epochs · ${r.samples} samples`, detail: r.path, run: r }));
+      .map((r: any) => ({ label: r.name, description: r.error ?? `${r.epochs.length} epochs · ${r.samples} samples`, detail: r.path, run: r }));
     if (!items.length) {
       vscode.window.showWarningMessage(trainedOnly ? "No trained runs yet: use 'ttvis: Train Visualization Model…' first." : "No training runs in this workspace.");
       return undefined;
@@ -67,7 +67,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const t = await pickRun(node, false);
     if (!t) return;
     const cfg = vscode.workspace.getConfiguration("ttvis");
-    const params: Record<string, unknown> = { device: cfg.get("device", "auto"), resolution: cfg.get("resolution", 256) };
+    const params: Record<string, unknown> = { device: cfg.get("device", "auto") };
+    // only a resolution the user set: otherwise the run's own (e.g. its config.json RESOLUTION) or DVI's default applies
+    const res = cfg.inspect<number>("resolution");
+    const setRes = res?.workspaceFolderValue ?? res?.workspaceValue ?? res?.globalValue;
+    if (setRes !== undefined) params.resolution = setRes;
     for (const key of DVI_SETTINGS) {
       const v = cfg.get(`dvi.${key}`);
       if (v !== undefined && v !== null) params[key] = v;

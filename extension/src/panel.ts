@@ -19,10 +19,9 @@ export class VisualizerPanel {
         return p;
       }
     }
-    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, `${path.basename(runPath)} · ${method}`, vscode.ViewColumn.One, {
-      enableScripts: true, retainContextWhenHidden: true,
-      localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, "out", "webview")],
-    });
+    // the constructor sets the webview options (also for panels restored by the serializer)
+    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, `${path.basename(runPath)} · ${method}`, vscode.ViewColumn.One,
+      { retainContextWhenHidden: true });
     return new VisualizerPanel(context, server, panel, runPath, method);
   }
 

@@ -1,6 +1,7 @@
 // Starts and supervises `ttvis server` (JSON-RPC over stdio) with vscode-languageclient,
 // after finding a Python interpreter that can import ttvis.
 import { execFile } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { CloseAction, ErrorAction, LanguageClient, LanguageClientOptions, ServerOptions, State } from "vscode-languageclient/node";
@@ -51,7 +52,7 @@ export class ServerManager implements vscode.Disposable {
         `The ttvis Python package is not installed for ${python}.`, "Install ttvis", "Choose Interpreter Setting");
       if (choice === "Install ttvis") {
         const wheel = path.join(project, "python");
-        const target = require("node:fs").existsSync(wheel) ? ["--find-links", wheel, "ttvis"] : ["-e", project];
+        const target = fs.existsSync(wheel) ? ["--find-links", wheel, "ttvis"] : ["-e", project];
         const res = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: "Installing ttvis…" },
           () => run(python, ["-m", "pip", "install", ...target]));
         this.output.appendLine(res.out);

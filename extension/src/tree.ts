@@ -26,7 +26,7 @@ export class RunsTree implements vscode.TreeDataProvider<Node> {
       } catch (e: any) {
         return [{ kind: "message", text: `ttvis server: ${e?.message ?? e}` }];
       }
-      if (!this.runs.length) return [{ kind: "message", text: "No training runs (folders with dataset/representation/) in this workspace" }];
+      if (!this.runs.length) return [{ kind: "message", text: "No training runs in this workspace (dataset/representation/, epochs/epoch_E/ or Model/Epoch_E/ folders)" }];
       return this.runs.map((run) => ({ kind: "run", run }));
     }
     if (node.kind === "run") {
@@ -41,7 +41,7 @@ export class RunsTree implements vscode.TreeDataProvider<Node> {
     if (node.kind === "run") {
       const r = node.run;
       const item = new vscode.TreeItem(r.name, vscode.TreeItemCollapsibleState.Expanded);
-      item.description = r.error ? r.error : `${r.epochs.length} epochs · ${r.samples} samples · ${r.classes.length} classes`;
+      item.description = r.error ? r.error : `${r.epochs.length} epochs · ${r.samples} samples · ${r.task === "representation" ? "representations only" : `${r.classes.length} classes`}`;
       item.tooltip = r.path;
       item.contextValue = "ttvisRun";
       item.iconPath = new vscode.ThemeIcon("history");

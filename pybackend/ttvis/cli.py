@@ -8,10 +8,8 @@ validation never drift from the code.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -117,14 +115,14 @@ def _print_outputs(path: Path, method: str, evals: dict, render_out: dict | None
     if s:
         print(f"\nlast epoch {s['last_epoch']}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in s["final"].items() if v is not None))
     print(f"\noutputs in {d}/")
-    print(f"  projection/E.npy   2-D positions [N, 2] per epoch")
+    print("  projection/E.npy   2-D positions [N, 2] per epoch")
     if any((d / "bgimg").glob("*.png")):
-        print(f"  bgimg/E.png        territory backgrounds (scale/E.npy: their x_min, y_min, x_max, y_max)")
+        print("  bgimg/E.png        territory backgrounds (scale/E.npy: their x_min, y_min, x_max, y_max)")
     else:
-        print(f"  (no territories: a representation-only run has no classes to paint)")
-    print(f"  eval.json          the metrics above; params.json: the parameters used; model/E.pth: the vis model")
+        print("  (no territories: a representation-only run has no classes to paint)")
+    print("  eval.json          the metrics above; params.json: the parameters used; model/E.pth: the vis model")
     if render_out:
-        print(f"  frames/E.png       one frame per epoch")
+        print("  frames/E.png       one frame per epoch")
         if render_out.get("gif"):
             print(f"  {Path(render_out['gif']).name:<18} the animation")
 
@@ -185,7 +183,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     out = Path(args.out).resolve()
     t0 = time.perf_counter()
-    print(f"ttvis demo: a small CNN learns scikit-learn's handwritten digits (1,797 8x8 images, 10 classes, 80/20 split)")
+    print("ttvis demo: a small CNN learns scikit-learn's handwritten digits (1,797 8x8 images, 10 classes, 80/20 split)")
     bar = tqdm(total=args.epochs, desc="training + recording", unit="epoch", file=sys.stderr, dynamic_ncols=True)
 
     def on_train(e: int, total: int, m: dict) -> None:
