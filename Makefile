@@ -41,8 +41,9 @@ setup-vscode:
 test-node: setup setup-node setup-browser setup-vscode
 	TTVIS_PYTHON=$(abspath $(PY)) npm test
 
+# test names as they run, and the slowest tests at the end
 test-python: setup
-	$(PY) -m pytest -q tests/python
+	$(PY) -m pytest -v -p no:cacheprovider --durations=15 tests/python
 
 bench: setup
 	$(PY) benchmarks/dvi_vs_umap.py

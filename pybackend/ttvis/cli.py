@@ -23,6 +23,15 @@ TABLE_COLUMNS = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the README's promise for bad input: one ``error:`` line, exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Print ``error: <message> (see `<prog> --help`)`` on stderr and exit with status 2."""
+        print(f"error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)
+
+
 def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -263,7 +272,7 @@ def cmd_server(args: argparse.Namespace) -> int:
     """`ttvis server`: JSON-RPC on stdio for the VS Code extension (blocks until the client exits)."""
     from ttvis.server.lsp import run_stdio
 
-    run_stdio(roots=args.roots)
+    run_stdio(roots=args.roots, trust=args.trust)
     return 0
 
 
@@ -271,13 +280,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """`ttvis serve`: websocket API + page on 127.0.0.1 (blocks until Ctrl-C)."""
     from ttvis.server.web import serve
 
-    serve(args.paths or [os.getcwd()], port=args.port, host="127.0.0.1", open_browser=args.open)
+    serve(args.paths or [os.getcwd()], port=args.port, host="127.0.0.1", open_browser=args.open, trust=args.trust)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of the ``ttvis`` command (all subcommands)."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="ttvis",
         description="Time-Travelling Visualizer: project a recorded training run to 2-D per epoch (DVI), "
         "paint the model's decision territories and measure how faithful the picture is.",
@@ -336,12 +345,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("server", help="JSON-RPC server on stdin/stdout (LSP framing) for the VS Code extension")
     s.add_argument("--roots", nargs="*", default=None, help="folders the server may read (default: the client's workspace folders)")
+    s.add_argument("--trust", action="store_true", help="allow importing runs' model.py from the start (default: the client "
+                   "says, through initializationOptions.trusted; VS Code passes its workspace trust)")
     s.set_defaults(func=cmd_server)
 
     w = sub.add_parser("serve", help="the same API over websockets on 127.0.0.1, plus the web page")
     w.add_argument("paths", nargs="*", help="folders to serve (default: the current folder)")
     w.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     w.add_argument("--open", action="store_true", help="open the page in a browser")
+    w.add_argument("--trust", action="store_true", default=None,
+                   help="allow training/evaluating runs whose model.py must be imported (runs their code); "
+                   "default: ask on the terminal, or refuse when stdin is not a terminal")
     w.set_defaults(func=cmd_serve)
     return p
 
@@ -355,10 +369,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_ERROR
     from ttvis.dynamics.errors import DynamicsError
+    from ttvis.dynamics.lock import LockedError
 
     try:
         return int(args.func(args) or 0)
-    except (DynamicsError, ValueError, FileNotFoundError) as exc:
+    except (DynamicsError, ValueError, FileNotFoundError, LockedError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -19,6 +19,7 @@ import numpy as np
 from ttvis import __version__
 from ttvis.dynamics.errors import DynamicsError
 from ttvis.dynamics.folder import TrainingDynamics
+from ttvis.dynamics.lock import method_lock
 from ttvis.dynamics.results import VisResults
 from ttvis.metrics import faithfulness as fm
 from ttvis.projection.dvi import EpochProjection
@@ -29,6 +30,7 @@ from ttvis.render.territory import paint_territory, position_to_pixel, territory
 
 OnEpoch = Callable[[int, int, dict], None]
 OnMessage = Callable[[str], None]
+OnStage = Callable[[int, str], None]
 K = 15
 _TEMPORAL_MAX = 3000  # samples scored by temporal ranking (a fixed random subset above this)
 
@@ -37,28 +39,51 @@ SUMMARY_KEYS = ["npr_train", "npr_test", "npr_boundary", "ppr_train", "ppr_test"
 
 
 def parse_epochs(spec: str | list[int] | None, available: list[int]) -> list[int]:
-    """Select epochs: None/"all" -> all; "3", "1,5,9", "2-10", "1-20:2" (step) or a list of ints.
+    """Select epochs: None or ``"all"`` -> all; ``"3"``, ``"1,5,9"``, ``"2-10"``, ``"1-20:2"``
+    (step) or a list of ints. The selection is never empty.
+
+    Args:
+        spec: the selection, as above.
+        available: the recorded epochs, ascending.
+
+    Returns:
+        The chosen epochs, ascending, without repeats.
 
     Raises:
-        ValueError: an epoch not in ``available`` or a malformed spec.
+        ValueError: a malformed spec, an empty selection (``""``, ``[]``, a backwards range
+            such as ``5-2``), a non-integer epoch, or an epoch not in ``available``.
     """
-    if spec is None or spec == "all" or spec == []:
+    form = "expected e.g. 5, 1,3,5, 2-10 or 1-20:2"
+    if spec is None or spec == "all":
         return list(available)
     chosen: list[int] = []
     if isinstance(spec, str):
+        if not spec.strip():
+            raise ValueError(f"epochs: the selection is empty; {form} (or leave it out for all epochs)")
         for part in spec.replace(" ", "").split(","):
             try:
                 rng, _, step = part.partition(":")
                 lo, _, hi = rng.partition("-")
                 a, b = int(lo), int(hi) if hi else int(lo)
-                chosen += [e for e in range(a, b + 1, int(step) if step else 1)]
+                s = int(step) if step else 1
             except ValueError:
-                raise ValueError(f"epochs: expected e.g. 5, 1,3,5, 2-10 or 1-20:2, found {spec!r}") from None
-    else:
+                raise ValueError(f"epochs: {form}, found {spec!r}") from None
+            if b < a or s < 1:
+                raise ValueError(f"epochs: {part!r} selects no epoch ({'a backwards range' if b < a else 'step must be >= 1'}); {form}")
+            chosen += list(range(a, b + 1, s))
+    elif isinstance(spec, (list, tuple)):
+        if not spec:
+            raise ValueError("epochs: an empty list selects no epoch; leave it out (or give \"all\") for all epochs")
+        bad = [v for v in spec if not isinstance(v, int) or isinstance(v, bool)]
+        if bad:
+            raise ValueError(f"epochs: expected integer epochs, found {bad[0]!r}")
         chosen = [int(e) for e in spec]
+    else:
+        raise ValueError(f"epochs: {form} or a list of integers, found {type(spec).__name__}")
     missing = sorted(set(chosen) - set(available))
     if missing:
-        raise ValueError(f"epochs {missing} are not recorded; available: {available[0]}..{available[-1]} ({len(available)} epochs)")
+        span = f"{available[0]}..{available[-1]} ({len(available)} epochs)" if available else "none"
+        raise ValueError(f"epochs {missing} are not recorded; available: {span}")
     return sorted(set(chosen))
 
 
@@ -160,6 +185,7 @@ def visualize(
     on_epoch: OnEpoch | None = None,
     on_message: OnMessage | None = None,
     cancel: threading.Event | None = None,
+    on_stage: OnStage | None = None,
 ) -> dict[str, Any]:
     """Train ``method``'s vis model on a run and write ``visualize/<METHOD>/`` epoch by epoch.
 
@@ -176,6 +202,8 @@ def visualize(
         on_epoch: ``on_epoch(epoch, total, metrics)`` after each epoch.
         on_message: human-readable notes (e.g. which prediction head is used).
         cancel: set to stop; raises :class:`~ttvis.projection.trainer.Cancelled`.
+        on_stage: ``on_stage(epoch, stage)`` as each step starts (epoch 0: before the first
+            epoch, e.g. "checking the run"); for progress displays.
 
     Returns:
         The final ``eval.json`` contents.
@@ -184,8 +212,11 @@ def visualize(
         DynamicsError: a bad run folder; ValueError: unknown method/parameter/epoch;
         Cancelled or KeyboardInterrupt: stopped (finished epochs stay on disk).
     """
+    stage = on_stage or (lambda e, s: None)
+    stage(0, "checking the run")
     _complete_arrays(run_path, on_message, cancel)
     run = TrainingDynamics(run_path)
+    # everything is checked before the earlier results are touched
     run.validate()
     skipped = [e for e in run.recorded_epochs if e not in run.epochs]
     if skipped and on_message:
@@ -200,49 +231,64 @@ def visualize(
             on_message(f"{run.source.info_path.name}: {n}")
     vm = make_method(method, {**stored, **(params or {})})
     chosen = parse_epochs(epochs, run.epochs)
-    if len(chosen) < 1:
-        raise ValueError("no epochs to visualise")
-    from ttvis.projection.dvi import resolve_device
+    from ttvis.projection.device import resolve_device
 
     device = resolve_device(vm.params.device)
-    res = VisResults(run.path, vm.name, run.n_samples)
-    res.start_fresh()
-    p = params_to_dict(vm.params)
-    res.write_params({"method": vm.name, "params": p, "epochs": chosen, "ttvis": __version__, "device": device,
-                      "run": str(run.path), "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
-    evals: dict[str, Any] = {"method": vm.name, "k": K, "epochs": {}}
-    positions: dict[int, np.ndarray] = {}
     heads = _heads(run, device, on_message)
-    t_start = time.perf_counter()
-    t0 = t_start
-    for ep in vm.run(run, chosen, heads, cancel=cancel):
-        t_proj = time.perf_counter() - t0
-        res.write_model(ep.epoch, ep.state)
-        scale = territory_scale(ep.positions)
-        res.write_scale(ep.epoch, scale)
-        terr = None
-        t1 = time.perf_counter()
-        if ep.head is not None and ep.decode is not None:
-            rgb, terr = paint_territory(ep.decode, ep.head.probabilities, scale, p["resolution"], run.n_classes)
-            res.write_background(ep.epoch, rgb)
-        t_terr = time.perf_counter() - t1
-        m = epoch_metrics(run, ep, terr, scale)
-        m["seconds"] = {"projection": t_proj, "territory": t_terr}
-        if ep.head is not None:
-            m["head"] = ep.head.source
-        positions[ep.epoch] = ep.positions
-        evals["epochs"][str(ep.epoch)] = m
+    _check_heads(run, chosen, heads)
+    p = params_to_dict(vm.params)
+    record = {"method": vm.name, "params": p, "epochs": chosen, "ttvis": __version__, "device": device,
+              "run": str(run.path), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    with method_lock(run.path, vm.name, command=f"{vm.name} training of {run.name}"):
+        res = VisResults(run.path, vm.name, run.n_samples)
+        evals: dict[str, Any] = {"method": vm.name, "k": K, "epochs": {}}
+        positions: dict[int, np.ndarray] = {}
+        t_start = time.perf_counter()
+        t0 = t_start
+        for ep in vm.run(run, chosen, heads, cancel=cancel, on_stage=stage):
+            t_proj = time.perf_counter() - t0
+            if not positions:  # the first finished epoch: only now make room for the new results
+                moved = res.begin_new_run(record)
+                if moved and on_message:
+                    on_message(f"earlier {vm.name} results moved to {moved}")
+            res.write_model(ep.epoch, ep.state)
+            scale = territory_scale(ep.positions)
+            res.write_scale(ep.epoch, scale)
+            terr = None
+            t1 = time.perf_counter()
+            if ep.head is not None and ep.decode is not None:
+                stage(ep.epoch, "territory")
+                rgb, terr = paint_territory(ep.decode, ep.head.probabilities, scale, p["resolution"], run.n_classes)
+                res.write_background(ep.epoch, rgb, terr)
+            t_terr = time.perf_counter() - t1
+            stage(ep.epoch, "metrics")
+            m = epoch_metrics(run, ep, terr, scale)
+            m["seconds"] = {"projection": t_proj, "territory": t_terr}
+            if ep.head is not None:
+                m["head"] = ep.head.source
+            positions[ep.epoch] = ep.positions
+            evals["epochs"][str(ep.epoch)] = m
+            res.write_eval(evals)
+            res.write_projection(ep.epoch, ep.positions)  # last: its presence marks a complete epoch
+            if on_epoch:
+                on_epoch(ep.epoch, len(chosen), m)
+            t0 = time.perf_counter()
+        for e, v in _temporal(run, positions).items():
+            evals["epochs"][str(e)]["temporal_ranking"] = v
+        evals["summary"] = _summary(evals)
+        evals["seconds"] = time.perf_counter() - t_start
         res.write_eval(evals)
-        res.write_projection(ep.epoch, ep.positions)  # last: its presence marks a complete epoch
-        if on_epoch:
-            on_epoch(ep.epoch, len(chosen), m)
-        t0 = time.perf_counter()
-    for e, v in _temporal(run, positions).items():
-        evals["epochs"][str(e)]["temporal_ranking"] = v
-    evals["summary"] = _summary(evals)
-    evals["seconds"] = time.perf_counter() - t_start
-    res.write_eval(evals)
     return evals
+
+
+def _check_heads(run: TrainingDynamics, chosen: list[int], heads: Callable[[int], PredictionHead | None]) -> None:
+    """Fail before any result is touched when the subject model cannot be built: it is
+    built for the first chosen epoch (imports ``model.py``, loads that checkpoint).
+
+    Raises:
+        DynamicsError: ``model.py`` or the checkpoint broken (names the file).
+    """
+    heads(chosen[0])
 
 
 def load_epoch(run: TrainingDynamics, res: VisResults, epoch: int, head: PredictionHead | None) -> EpochProjection:
@@ -303,28 +349,31 @@ def evaluate(run_path: str | Path, method: str = "DVI", on_epoch: OnEpoch | None
     run, res, epochs = _open_results(run_path, method)
     name = res.method
     heads = _heads(run, "cpu", on_message)
-    old = res.eval()
-    evals: dict[str, Any] = {"method": name, "k": K, "epochs": {}}
-    positions = {}
-    for e in epochs:
-        ep = load_epoch(run, res, e, heads(e))
-        scale = res.scale(e)
-        terr = None
-        if scale is not None and ep.head is not None:
-            from ttvis.render.territory import class_from_color
+    with method_lock(run.path, name, command=f"{name} evaluation of {run.name}"):
+        old = res.eval()
+        evals: dict[str, Any] = {"method": name, "k": K, "epochs": {}}
+        positions = {}
+        for e in epochs:
+            ep = load_epoch(run, res, e, heads(e))
+            scale = res.scale(e)
+            terr = None
+            if scale is not None and ep.head is not None:
+                terr = res.territory_classes(e)
+                if terr is None:  # results written before the class grid was stored: read the picture
+                    from ttvis.render.territory import class_from_color
 
-            rgb = _background_rgb(res, e)
-            terr = None if rgb is None else class_from_color(rgb, run.n_classes)
-        ep.stats = old["epochs"].get(str(e), {}).get("training", {})
-        m = epoch_metrics(run, ep, terr, scale)
-        positions[e] = ep.positions
-        evals["epochs"][str(e)] = m
-        if on_epoch:
-            on_epoch(e, len(epochs), m)
-    for e, v in _temporal(run, positions).items():
-        evals["epochs"][str(e)]["temporal_ranking"] = v
-    evals["summary"] = _summary(evals)
-    res.write_eval(evals)
+                    rgb = _background_rgb(res, e)
+                    terr = None if rgb is None else class_from_color(rgb, run.n_classes)
+            ep.stats = old["epochs"].get(str(e), {}).get("training", {})
+            m = epoch_metrics(run, ep, terr, scale)
+            positions[e] = ep.positions
+            evals["epochs"][str(e)] = m
+            if on_epoch:
+                on_epoch(e, len(epochs), m)
+        for e, v in _temporal(run, positions).items():
+            evals["epochs"][str(e)]["temporal_ranking"] = v
+        evals["summary"] = _summary(evals)
+        res.write_eval(evals)
     return evals
 
 
@@ -337,35 +386,41 @@ def render(run_path: str | Path, method: str = "DVI", gif: bool = True, epochs: 
         ``{"frames": [paths], "gif": path or None}``.
 
     Raises:
-        DynamicsError: bad folder or results missing.
+        DynamicsError: bad folder or results missing; ValueError: ``size_px`` outside
+        64..4096 or a bad epoch selection; LockedError: another process writes the results.
     """
     from ttvis.dynamics import atomic
     from ttvis.render.frames import frames_to_gif, render_frame
 
+    if not isinstance(size_px, int) or not 64 <= size_px <= 4096:
+        raise ValueError(f"size: expected a frame size of 64..4096 pixels, found {size_px}")
     run, res, done = _open_results(run_path, method)
     name = res.method
     chosen = parse_epochs(epochs, done)
     evals = res.eval()["epochs"]
     frames, pngs = [], []
-    for e in chosen:
-        xy = res.projection(e)
-        bg = _background_rgb(res, e)
-        m = evals.get(str(e), {})
-        def f(key: str) -> str:
-            v = m.get(key)
-            return f"{v:.2f}" if isinstance(v, (int, float)) else "-"
-        sub = (f"NPR train {f('npr_train')} test {f('npr_test')} · PPR train {f('ppr_train')} · "
-               f"accuracy train {f('accuracy_train')} test {f('accuracy_test')}")
-        data = render_frame(xy, run.labels, run.predicted_class(e), bg, res.scale(e), run.classes,
-                            f"{run.name} · {name} · epoch {e}", sub, size_px)
-        path = res.dir / "frames" / f"{e}.png"
-        atomic.save_bytes(path, data)
-        frames.append(str(path))
-        pngs.append(data)
-        if on_epoch:
-            on_epoch(e, len(chosen), {"frame": str(path)})
-    gif_path = None
-    if gif:
-        gif_path = res.dir / f"{name}.gif"
-        atomic.save_bytes(gif_path, frames_to_gif(pngs))
+    with method_lock(run.path, name, command=f"{name} rendering of {run.name}"):
+        for e in chosen:
+            xy = res.projection(e)
+            bg = _background_rgb(res, e)
+            m = evals.get(str(e), {})
+
+            def f(key: str) -> str:
+                v = m.get(key)
+                return f"{v:.2f}" if isinstance(v, (int, float)) else "-"
+
+            sub = (f"NPR train {f('npr_train')} test {f('npr_test')} · PPR train {f('ppr_train')} · "
+                   f"accuracy train {f('accuracy_train')} test {f('accuracy_test')}")
+            data = render_frame(xy, run.labels, run.predicted_class(e), bg, res.scale(e), run.classes,
+                                f"{run.name} · {name} · epoch {e}", sub, size_px)
+            path = res.dir / "frames" / f"{e}.png"
+            atomic.save_bytes(path, data)
+            frames.append(str(path))
+            pngs.append(data)
+            if on_epoch:
+                on_epoch(e, len(chosen), {"frame": str(path)})
+        gif_path = None
+        if gif:
+            gif_path = res.dir / f"{name}.gif"
+            atomic.save_bytes(gif_path, frames_to_gif(pngs))
     return {"frames": frames, "gif": str(gif_path) if gif_path else None}

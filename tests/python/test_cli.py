@@ -94,13 +94,16 @@ def test_ctrl_c_keeps_finished_epochs(run_copy, cli_env):
     (["visualize", "{run}", "--epochs", "30-40"], "not recorded; available: 1..20"),
     (["visualize", "{run}", "--n-neighbors", "1"], "n_neighbors: expected >= 2"),
     (["eval", "{run}"], "run `ttvis visualize` first"),
+    (["render", "{dvi}", "--size", "0"], "size: expected a frame size of 64..4096 pixels, found 0"),
+    (["visualize", "{run}", "--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
+    (["visualize", "{run}", "--resolution", "many"], "argument --resolution: invalid int value: 'many'"),
 ])
-def test_bad_input_gives_one_clear_error(run_copy, cli_env, args, needle):
-    r = subprocess.run(ttvis_cmd(*[a.replace("{run}", str(run_copy)) for a in args]), capture_output=True,
-                       text=True, env=cli_env, timeout=300)
+def test_bad_input_gives_one_clear_error(run_copy, dvi_result, cli_env, args, needle):
+    subst = {"{run}": str(run_copy), "{dvi}": str(dvi_result[0])}
+    r = subprocess.run(ttvis_cmd(*[subst.get(a, a) for a in args]), capture_output=True, text=True, env=cli_env, timeout=300)
     assert r.returncode == 2
-    lines = [ln for ln in r.stderr.strip().splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and needle in lines[0], r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], r.stderr
     assert "Traceback" not in r.stderr
 
 

@@ -110,6 +110,20 @@ def test_boundary_samples_reach_the_loss(digits_run):
     assert ((edges.head >= 100) | (edges.tail >= 100)).sum() > 0
 
 
+def test_boundary_samples_lie_between_the_two_classes_they_mix(digits_run):
+    from ttvis.projection.boundary import boundary_samples
+    from ttvis.projection.head import head_for_epoch
+
+    run = TrainingDynamics(digits_run)
+    for e in (3, 20):  # later epochs have more places where a third class wins along a mixup
+        head = head_for_epoch(run, e)
+        x, pred = run.representation(e), run.predicted_class(e)
+        b, pairs = boundary_samples(x, pred, head.fn, 2000, np.random.default_rng(0), 0.1, 12)
+        assert len(b) > 500
+        top2 = np.argsort(head.probabilities(b), 1)[:, -2:]
+        assert all(set(t) == {pred[i], pred[j]} for t, (i, j) in zip(top2, pairs))
+
+
 def test_same_seed_same_output_and_seed_matters(digits_run):
     run = TrainingDynamics(digits_run)
     a = _first_epochs(run, 2, seed=3)[-1].positions

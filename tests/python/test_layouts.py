@@ -389,7 +389,7 @@ def test_bad_config_and_unknown_folder(tmp_path):
 def test_server_trains_a_run_that_needs_preprocessing(og_copy):
     from ttvis.server.api import TtvisApi
 
-    api = TtvisApi(roots=[og_copy.parent])
+    api = TtvisApi(roots=[og_copy.parent], trusted=True)
     found = api.discover({})["runs"]
     assert [r["name"] for r in found] == ["og"] and "ttvis preprocess" in found[0]["error"]
     started = api.train({"path": str(og_copy), "method": "DVI", "params": dict(FAST), "epochs": "1-2"})

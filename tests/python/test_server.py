@@ -55,7 +55,7 @@ class Session:
                 self.changed.set()
             return handler
 
-        for name in ("ttvis/epochReady", "ttvis/trainFinished"):
+        for name in ("ttvis/epochReady", "ttvis/trainFinished", "ttvis/trainProgress"):
             self.client.feature(name)(record(name))
 
         @self.client.feature(lsp.PROGRESS)
@@ -70,11 +70,12 @@ class Session:
             self.events.append(("create", {"token": params.token}))
             return None
 
-    async def start(self, root):
+    async def start(self, root, trusted=True):
         await self.client.start_io(sys.executable, "-m", "ttvis.cli", "server", env=_env())
         await self.client.initialize_async(lsp.InitializeParams(
             capabilities=lsp.ClientCapabilities(window=lsp.WindowClientCapabilities(work_done_progress=True)),
-            workspace_folders=[lsp.WorkspaceFolder(uri=root.as_uri(), name="ws")], root_uri=root.as_uri()))
+            workspace_folders=[lsp.WorkspaceFolder(uri=root.as_uri(), name="ws")], root_uri=root.as_uri(),
+            initialization_options={"trusted": trusted}))
         self.client.initialized(lsp.InitializedParams())
 
     async def request(self, method, params):
@@ -95,10 +96,10 @@ class Session:
             await self.client.stop()
 
 
-def run_session(root, body):
+def run_session(root, body, trusted=True):
     async def main():
         s = Session()
-        await s.start(root)
+        await s.start(root, trusted)
         try:
             return await body(s)
         finally:
@@ -237,10 +238,16 @@ def test_stdio_train_streams_every_epoch_in_order(workspace):
     assert ("create", {"token": token}) in events  # server-initiated progress
     prog, ready = _progress_and_ready(events, token)
     kinds = [p["kind"] for p in prog]
-    assert kinds[0] == "begin" and kinds[-1] == "end" and kinds.count("report") == 5
+    assert kinds[0] == "begin" and kinds[-1] == "end"
     pct = [p["percentage"] for p in prog if p["kind"] == "report"]
     assert pct == sorted(pct) and pct[-1] == 100
-    assert [p["message"].split(" ")[1] for p in prog if p["kind"] == "report"] == ["1/5", "2/5", "3/5", "4/5", "5/5"]
+    done = [p["message"] for p in prog if p["kind"] == "report" and ":" not in p["message"]]
+    assert done == [f"epoch {k}/5 (E{k})" for k in range(1, 6)]
+    stages = [p["message"] for p in prog if p["kind"] == "report" and ":" in p["message"]]
+    assert "epoch 3/5 (E3): training the vis model" in stages and "epoch 1/5: checking the run" in stages
+    notes = [e for n, e in events if n == "ttvis/trainProgress"]
+    assert [n["stage"] for n in notes if n["epoch"] == 2] == ["boundary samples", "kNN graph and fuzzy complex",
+                                                              "training the vis model", "territory", "metrics"]
     assert ready == [1, 2, 3, 4, 5]
     fin = [e for n, e in events if n == "ttvis/trainFinished"][0]
     assert fin["status"] == "done"
@@ -276,7 +283,7 @@ def test_stdio_cancel_keeps_finished_epochs(workspace):
 @pytest.fixture(scope="module")
 def web(workspace):
     ws, _ = workspace
-    proc = subprocess.Popen([sys.executable, "-m", "ttvis.cli", "serve", str(ws)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "ttvis.cli", "serve", "--trust", str(ws)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=_env())
     line = proc.stdout.readline()
     m = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=(\S+)", line)
@@ -371,7 +378,9 @@ def test_web_train_with_client_token_streams_to_every_client(web):
             return ca.notes, cb.notes
 
     na, nb = asyncio.run(main())
-    prog = [n["params"]["value"]["kind"] for n in na if n.get("method") == "$/progress"]
-    assert prog == ["begin", "report", "report", "report", "end"]
+    prog = [n["params"]["value"] for n in na if n.get("method") == "$/progress"]
+    assert prog[0]["kind"] == "begin" and prog[-1]["kind"] == "end"
+    assert [p["message"] for p in prog if p["kind"] == "report" and ":" not in p["message"]] == [
+        "epoch 1/3 (E1)", "epoch 2/3 (E2)", "epoch 3/3 (E3)"]
     for notes in (na, nb):
         assert [n["params"]["epoch"] for n in notes if n.get("method") == "ttvis/epochReady"] == [1, 2, 3]

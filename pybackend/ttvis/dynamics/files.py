@@ -10,13 +10,57 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from ttvis.dynamics.errors import DynamicsError
 
 _EPOCH_FILE = re.compile(r"^(\d+)\.npy$")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_SPRITE_BYTES = 1 << 20  # a thumbnail; anything bigger is refused
+
+
+def inside(path: str | os.PathLike, roots: Sequence[Path]) -> Path:
+    """``path`` with every symbolic link resolved, required to lie inside one of ``roots``.
+
+    Every file a run is read from goes through this, so a link inside a run (say
+    ``dataset/sprites/5.png -> /etc/passwd``) can never hand out a file from elsewhere.
+
+    Args:
+        path: the file (it need not exist: the part that exists is resolved).
+        roots: resolved folders the file may lie in (the run folder, or the server's
+            workspace folders).
+
+    Returns:
+        The resolved path.
+
+    Raises:
+        DynamicsError: the resolved path lies outside every root (names the link and its target).
+    """
+    real = Path(os.path.realpath(path))
+    if any(real == r or real.is_relative_to(r) for r in roots):
+        return real
+    where = str(roots[0]) if len(roots) == 1 else " or ".join(map(str, roots))
+    raise DynamicsError(path, f"a file inside {where}", f"a link to {real}, outside it (refused)")
+
+
+def read_png(path: Path, limit: int = MAX_SPRITE_BYTES) -> bytes:
+    """The bytes of a PNG thumbnail, checked: at most ``limit`` bytes and a PNG signature.
+
+    Raises:
+        DynamicsError: missing, larger than ``limit``, or not a PNG.
+    """
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise DynamicsError(path, f"a PNG thumbnail of at most {limit // 1024} KiB", f"{size // 1024} KiB")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DynamicsError(path, "a readable PNG thumbnail", f"unreadable ({exc.strerror or exc})") from None
+    if not data.startswith(PNG_SIGNATURE):
+        raise DynamicsError(path, "a PNG thumbnail", "a file without the PNG signature")
+    return data
 
 
 def load_array(path: Path, what: str) -> np.ndarray:

@@ -23,12 +23,12 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from ttvis.dynamics.errors import DynamicsError
-from ttvis.dynamics.files import check_finite, load_array, peek_shape
+from ttvis.dynamics.files import check_finite, load_array, peek_shape, read_png
 from ttvis.dynamics.layouts import Layout, open_layout
 
 
@@ -39,6 +39,8 @@ class TrainingDynamics:
 
     Args:
         path: the run folder, in any layout :func:`~ttvis.dynamics.layouts.detect_layout` knows.
+        roots: folders besides the run that its files may lie in (links are resolved, and a
+            file outside the run and these is refused; the server passes its workspace folders).
 
     Attributes:
         path (Path): the content path (run folder).
@@ -61,11 +63,12 @@ class TrainingDynamics:
 
     _CACHE_EPOCHS = 6
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, roots: Sequence[str | os.PathLike] = ()):
         self.path = Path(path).expanduser().resolve()
         if not self.path.is_dir():
             raise DynamicsError(self.path, "a training-dynamic folder", "no such folder")
-        self.source: Layout = open_layout(self.path)
+        self.roots = [Path(r).expanduser().resolve() for r in roots]
+        self.source: Layout = open_layout(self.path, self.roots)
         self.layout = self.source.name
         self.recorded_epochs = self.source.epochs()
         self.epochs = self.epochs_on_disk()
@@ -247,9 +250,13 @@ class TrainingDynamics:
         return self._text_lines() is not None
 
     def sprite_png(self, index: int) -> bytes | None:
-        """PNG bytes of sample ``index``'s thumbnail, or None when the run has none."""
+        """PNG bytes of sample ``index``'s thumbnail, or None when the run has none.
+
+        Raises:
+            DynamicsError: the thumbnail is a link out of the run, not a PNG, or over 1 MiB.
+        """
         p = self.source.sprite_file(int(index))
-        return p.read_bytes() if p is not None else None
+        return read_png(p) if p is not None else None
 
     def text(self, index: int) -> str | None:
         """The text of sample ``index`` (text data), or None when absent."""

@@ -45,12 +45,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from ttvis.dynamics.errors import DynamicsError
-from ttvis.dynamics.files import list_epochs, load_array, load_json, load_tensor, peek_shape
+from ttvis.dynamics.files import inside, list_epochs, load_array, load_json, load_tensor, peek_shape
 
 #: DeepVisualInsight ``config.json`` VISUALIZATION keys -> DVI parameter names.
 CONFIG_TO_DVI = {
@@ -73,8 +73,12 @@ CONFIG_IGNORED = {
 class Layout:
     """Where one layout keeps each part of a training run (abstract base).
 
+    Every path it hands out for reading has its links resolved and must lie inside the
+    run folder or one of ``roots`` (:func:`~ttvis.dynamics.files.inside`).
+
     Args:
         root: the run folder (resolved).
+        roots: further folders that files may lie in (the server's workspace folders).
 
     Attributes:
         name (str): layout name (``"canonical"``, ``"per-epoch"``, ``"original"``).
@@ -82,8 +86,17 @@ class Layout:
 
     name = "?"
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, roots: Sequence[Path] = ()):
         self.root = root
+        self.roots = [root, *(Path(r).resolve() for r in roots)]
+
+    def file(self, path: Path) -> Path:
+        """``path`` resolved and confined to the run (or ``roots``).
+
+        Raises:
+            DynamicsError: it resolves to a place outside them.
+        """
+        return inside(path, self.roots)
 
     # ---- epochs and per-epoch arrays ------------------------------------------
     def epochs(self) -> list[int]:
@@ -147,7 +160,7 @@ class Layout:
 
     def checkpoint_path(self, epoch: int) -> Path | None:
         """The subject model's state dict at ``epoch``, or None when absent."""
-        p = self.checkpoint_file(epoch)
+        p = self.file(self.checkpoint_file(epoch))
         return p if p.is_file() else None
 
     @property
@@ -158,7 +171,7 @@ class Layout:
     @property
     def model_source(self) -> Path | None:
         """The ``model.py`` defining the subject model, or None when absent."""
-        p = self.model_source_path
+        p = self.file(self.model_source_path)
         return p if p.is_file() else None
 
     @property
@@ -226,19 +239,19 @@ class _OneFilePerEpoch(Layout):
         raise NotImplementedError
 
     def representation_parts(self, epoch: int) -> list[Path]:
-        return [self._rep(epoch)]
+        return [self.file(self._rep(epoch))]
 
     def prediction_parts(self, epoch: int) -> list[Path]:
-        return [self._pred(epoch)]
+        return [self.file(self._pred(epoch))]
 
     def labels(self, n: int) -> np.ndarray | None:
-        path = self.labels_path
+        path = self.file(self.labels_path)
         if not path.exists():
             return None
         return _check_labels(load_array(path, f"int [N={n}] labels"), n, path)
 
     def split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        path = self._index_path()
+        path = self.file(self._index_path())
         if not path.exists():
             return np.arange(n, dtype=np.int64), np.zeros(0, dtype=np.int64)
         obj = load_json(path, '{"train": [indices], "test": [indices]}')
@@ -254,15 +267,15 @@ class _OneFilePerEpoch(Layout):
     sprite_folder = "sprites"
 
     def sprite_file(self, index: int) -> Path | None:
-        p = self.root / "dataset" / self.sprite_folder / f"{int(index)}.png"
+        p = self.file(self.root / "dataset" / self.sprite_folder / f"{int(index)}.png")
         return p if p.is_file() else None
 
     def text_lines(self, n: int) -> list[str] | None:
-        p = self.root / "dataset" / "text.txt"
+        p = self.file(self.root / "dataset" / "text.txt")
         return p.read_text(encoding="utf-8").splitlines() if p.is_file() else None
 
     def info(self) -> dict[str, Any]:
-        path = self.info_path
+        path = self.file(self.info_path)
         if not path.exists():
             return {}
         info = load_json(path, '{"classes": [...], "task": ...}')
@@ -353,9 +366,9 @@ class OriginalLayout(Layout):
 
     name = "original"
 
-    def __init__(self, root: Path):
-        super().__init__(root)
-        self.config_path = root / "config.json"
+    def __init__(self, root: Path, roots: Sequence[Path] = ()):
+        super().__init__(root, roots)
+        self.config_path = self.file(root / "config.json")
         self.config: dict[str, Any] = {}
         self.config_key: str | None = None
         if self.config_path.exists():
@@ -394,11 +407,11 @@ class OriginalLayout(Layout):
 
     def representation_parts(self, epoch: int) -> list[Path]:
         d = self._dir(epoch)
-        return [d / "train_data.npy"] + ([d / "test_data.npy"] if self._sizes()[1] else [])
+        return [self.file(p) for p in [d / "train_data.npy"] + ([d / "test_data.npy"] if self._sizes()[1] else [])]
 
     def prediction_parts(self, epoch: int) -> list[Path]:
         d = self._dir(epoch)
-        return [d / "train_pred.npy"] + ([d / "test_pred.npy"] if self._sizes()[1] else [])
+        return [self.file(p) for p in [d / "train_pred.npy"] + ([d / "test_pred.npy"] if self._sizes()[1] else [])]
 
     # ---- split ---------------------------------------------------------------------
     def _first_dir(self) -> Path:
@@ -410,7 +423,7 @@ class OriginalLayout(Layout):
     def _total(self, folder: str, stem: str, key: str) -> int | None:
         """Samples in ``<folder>/<stem>_label.pth`` (else config.json TRAINING[key]), cached."""
         if key not in self._totals:
-            p = self.root / folder / f"{stem}_label.pth"
+            p = self.file(self.root / folder / f"{stem}_label.pth")
             n = (self.config.get("TRAINING") or {}).get(key)
             self._totals[key] = (int(load_tensor(p, "int class labels").shape[0]) if p.is_file()
                                  else int(n) if isinstance(n, int) else None)
@@ -427,7 +440,7 @@ class OriginalLayout(Layout):
         out = []
         for name, total_fn, data_file in (("index.json", self._train_total, "train_data.npy"),
                                           ("test_index.json", self._test_total, "test_data.npy")):
-            path = d / name
+            path = self.file(d / name)
             total = total_fn()
             if path.exists():
                 obj = load_json(path, "a list of sample indices")
@@ -437,7 +450,7 @@ class OriginalLayout(Layout):
             elif total is not None:
                 out.append(np.arange(total, dtype=np.int64))
             elif (d / data_file).is_file():
-                out.append(np.arange(peek_shape(d / data_file, "representations")[0], dtype=np.int64))
+                out.append(np.arange(peek_shape(self.file(d / data_file), "representations")[0], dtype=np.int64))
             elif name == "index.json":
                 raise DynamicsError(path, "the training sample indices (a JSON list)", "no such file, and no Training_data or config.json train_num to count them")
             else:
@@ -487,6 +500,7 @@ class OriginalLayout(Layout):
                           (self.root / "Testing_data" / f"testing_dataset_{kind}.pth", self._index_pair()[1])):
             if not idx.size:
                 continue
+            path = self.file(path)
             if not path.is_file():
                 return None
             arr = load_tensor(path, what)
@@ -522,18 +536,19 @@ class OriginalLayout(Layout):
         return info
 
     def sprite_file(self, index: int) -> Path | None:
-        p = self.root / "sprites" / f"{int(index)}.png"
+        p = self.file(self.root / "sprites" / f"{int(index)}.png")
         return p if p.is_file() else None
 
     def text_lines(self, n: int) -> list[str] | None:
         for e in self.epochs():
-            d = self._dir(e) / "labels"
+            d = self.file(self._dir(e) / "labels")
             if not d.is_dir():
                 continue
-            one = d / "labels.txt"
+            one = self.file(d / "labels.txt")
             if one.is_file():
                 return one.read_text(encoding="utf-8").splitlines()
-            return [(d / f"{i}.txt").read_text(encoding="utf-8").strip() if (d / f"{i}.txt").is_file() else "" for i in range(n)]
+            files = [self.file(d / f"{i}.txt") for i in range(n)]
+            return [f.read_text(encoding="utf-8").strip() if f.is_file() else "" for f in files]
         return None
 
     # ---- subject model ----------------------------------------------------------------
@@ -602,8 +617,8 @@ def _names(folder: Path) -> list[str]:
         return []
 
 
-def open_layout(path: Path) -> Layout:
-    """The layout adapter for the run folder ``path``.
+def open_layout(path: Path, roots: Sequence[Path] = ()) -> Layout:
+    """The layout adapter for the run folder ``path`` (files confined to it and ``roots``).
 
     Raises:
         DynamicsError: ``path`` holds no run in any supported layout, or its layout's
@@ -614,4 +629,4 @@ def open_layout(path: Path) -> Layout:
         raise DynamicsError(
             path, "a training run: dataset/representation/E.npy (canonical), epochs/epoch_E/ (per-epoch) "
             "or Model/Epoch_E/ with config.json (original)", "none of these")
-    return cls(path)
+    return cls(path, roots)

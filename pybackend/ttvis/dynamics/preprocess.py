@@ -115,7 +115,7 @@ def preprocess(
             stored arrays with the wrong number of rows.
     """
     from ttvis.dynamics.subject import build_subject_model, forward_batched
-    from ttvis.projection.dvi import resolve_device
+    from ttvis.projection.device import resolve_device
 
     import torch
 

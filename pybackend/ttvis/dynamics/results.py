@@ -4,23 +4,30 @@
 
     projection/E.npy   float32 [N, 2]   2-D position of every sample at epoch E
     bgimg/E.png        territory background (row 0 = top = y_max)
+    bgimg/E.npy        uint8 [R, R]     the territory's class per pixel (same rows)
     scale/E.npy        float32 [4]      x_min, y_min, x_max, y_max covered by bgimg
     eval.json          {"epochs": {"E": {metric: value}}, "summary": {...}}
     params.json        the exact parameters used
     model/E.pth        the visualization model (encoder/decoder state dicts)
+
+Earlier results are kept beside them: ``<METHOD>.previous/`` holds the last earlier run
+that finished all its epochs, ``<METHOD>.partial/`` the last earlier run that stopped
+before that (with its finished epochs). A new run moves the current results there only
+when it has finished its own first epoch, so a run that fails or is stopped before
+then leaves everything as it was.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from ttvis.dynamics import atomic
 from ttvis.dynamics.errors import DynamicsError
-from ttvis.dynamics.files import check_finite, list_epochs, load_array, load_json
+from ttvis.dynamics.files import check_finite, inside, list_epochs, load_array, load_json
 
 
 class VisResults:
@@ -30,13 +37,20 @@ class VisResults:
         run_path: the training-dynamic folder.
         method: method name as in DESIGN.md (``"DVI"``, ``"UMAP"``, ...).
         n_samples: ``N`` for shape validation (optional).
+        roots: folders besides the run that result files may lie in (links are resolved
+            and anything outside is refused, as for the run's own files).
     """
 
-    def __init__(self, run_path: str | os.PathLike, method: str, n_samples: int | None = None):
+    def __init__(self, run_path: str | os.PathLike, method: str, n_samples: int | None = None,
+                 roots: Sequence[str | os.PathLike] = ()):
         self.run_path = Path(run_path)
         self.method = method
         self.dir = self.run_path / "visualize" / method
         self.n_samples = n_samples
+        self._roots = [Path(os.path.realpath(self.run_path)), *(Path(r).resolve() for r in roots)]
+
+    def _safe(self, path: Path) -> Path:
+        return inside(path, self._roots)
 
     # ---- paths -----------------------------------------------------------
     def projection_path(self, epoch: int) -> Path:
@@ -46,6 +60,10 @@ class VisResults:
     def background_path(self, epoch: int) -> Path:
         """``bgimg/E.png``."""
         return self.dir / "bgimg" / f"{epoch}.png"
+
+    def classes_path(self, epoch: int) -> Path:
+        """``bgimg/E.npy`` (the territory's class grid)."""
+        return self.dir / "bgimg" / f"{epoch}.npy"
 
     def scale_path(self, epoch: int) -> Path:
         """``scale/E.npy``."""
@@ -81,7 +99,7 @@ class VisResults:
         Raises:
             DynamicsError: missing (run training first), corrupt, wrong shape, NaN.
         """
-        path = self.projection_path(epoch)
+        path = self._safe(self.projection_path(epoch))
         if not path.exists():
             raise DynamicsError(path, f"the {self.method} projection of epoch {epoch}", "nothing: run training first")
         arr = load_array(path, "float32 [N, 2] positions")
@@ -94,7 +112,7 @@ class VisResults:
 
     def scale(self, epoch: int) -> np.ndarray | None:
         """float32 ``[4]`` = x_min, y_min, x_max, y_max of the background, or None if absent."""
-        path = self.scale_path(epoch)
+        path = self._safe(self.scale_path(epoch))
         if not path.exists():
             return None
         arr = load_array(path, "float32 [4] x_min, y_min, x_max, y_max").astype(np.float32).reshape(-1)
@@ -104,14 +122,29 @@ class VisResults:
 
     def background_png(self, epoch: int) -> bytes | None:
         """The territory PNG's bytes, or None when absent."""
-        p = self.background_path(epoch)
+        p = self._safe(self.background_path(epoch))
         return p.read_bytes() if p.is_file() else None
+
+    def territory_classes(self, epoch: int) -> np.ndarray | None:
+        """The territory's predicted class per pixel, uint8 ``[R, R]`` (row 0 = y_max), or
+        None when not stored (a method without an inverse map, or results from before it was).
+
+        Raises:
+            DynamicsError: a corrupt file or one that is not a square 2-D grid.
+        """
+        path = self._safe(self.classes_path(epoch))
+        if not path.exists():
+            return None
+        arr = load_array(path, "uint8 [R, R] territory classes")
+        if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or not np.issubdtype(arr.dtype, np.integer):
+            raise DynamicsError(path, "an integer [R, R] grid of classes", f"shape {list(arr.shape)} dtype {arr.dtype}")
+        return arr
 
     def eval(self) -> dict[str, Any]:
         """Contents of ``eval.json`` (``{"epochs": {...}, "summary": {...}}``), empty if absent."""
-        if not self.eval_path.exists():
+        if not self._safe(self.eval_path).exists():
             return {"epochs": {}}
-        obj = load_json(self.eval_path, '{"epochs": {"E": {metric: value}}}')
+        obj = load_json(self._safe(self.eval_path), '{"epochs": {"E": {metric: value}}}')
         if not isinstance(obj, dict):
             raise DynamicsError(self.eval_path, "a JSON object", type(obj).__name__)
         obj.setdefault("epochs", {})
@@ -123,7 +156,21 @@ class VisResults:
 
     def params(self) -> dict[str, Any] | None:
         """Contents of ``params.json`` or None."""
-        return load_json(self.params_path, "the method's parameters") if self.params_path.exists() else None
+        p = self._safe(self.params_path)
+        return load_json(p, "the method's parameters") if p.exists() else None
+
+    def planned_epochs(self) -> list[int] | None:
+        """The epochs the run that wrote these results set out to do (``params.json``), or None."""
+        try:
+            ep = (self.params() or {}).get("epochs")
+        except DynamicsError:
+            return None
+        return [int(e) for e in ep] if isinstance(ep, list) and all(isinstance(e, int) for e in ep) else None
+
+    def is_complete(self) -> bool:
+        """True when every planned epoch (``params.json``) has its projection on disk."""
+        done, planned = set(self.epochs()), self.planned_epochs()
+        return bool(done) and planned is not None and set(planned) <= done
 
     # ---- writing (atomic) ------------------------------------------------
     def write_projection(self, epoch: int, xy: np.ndarray) -> None:
@@ -134,8 +181,11 @@ class VisResults:
         """Write ``[x_min, y_min, x_max, y_max]`` (float32) for ``epoch``."""
         atomic.save_npy(self.scale_path(epoch), np.asarray(scale, dtype=np.float32).reshape(4))
 
-    def write_background(self, epoch: int, rgb: np.ndarray) -> None:
-        """Write the territory image, uint8 ``[R, R, 3]``, row 0 at ``y_max``."""
+    def write_background(self, epoch: int, rgb: np.ndarray, classes: np.ndarray) -> None:
+        """Write the territory image, uint8 ``[R, R, 3]``, and its class grid ``[R, R]``
+        (stored as uint8 when ``C`` <= 256, else int32), row 0 at ``y_max``."""
+        classes = np.asarray(classes)
+        atomic.save_npy(self.classes_path(epoch), classes.astype(np.uint8 if classes.max(initial=0) < 256 else np.int32))
         atomic.save_png(self.background_path(epoch), rgb)
 
     def write_model(self, epoch: int, state: dict[str, Any]) -> None:
@@ -158,18 +208,35 @@ class VisResults:
         self.write_eval(obj)
         return obj
 
-    def start_fresh(self) -> Path | None:
-        """Move earlier results aside to ``visualize/<METHOD>.previous`` before a new run.
+    def begin_new_run(self, params: dict[str, Any]) -> Path | None:
+        """Make room for a new run's results and write its ``params.json``.
 
-        Nothing on disk is lost (one generation is kept) and the new run never mixes
-        its epochs with an older run's. Returns the backup folder, or None.
+        Call it when the new run has its first epoch ready to write (never earlier: a run
+        that fails or is stopped before then must leave the current results alone). The
+        current results move to ``<METHOD>.previous`` when they are complete, to
+        ``<METHOD>.partial`` when they hold some finished epochs, and are removed when they
+        hold none (the debris of a run stopped inside its first epoch). Each of the two
+        folders keeps the most recent generation of its kind.
+
+        Args:
+            params: the new ``params.json`` (must include ``"epochs"``, the planned epochs).
+
+        Returns:
+            The folder the earlier results moved to, or None.
+
+        Raises:
+            OSError: the folder cannot be renamed or written.
         """
-        if not self.dir.exists():
-            return None
         import shutil
 
-        backup = self.dir.with_name(self.method + ".previous")
-        if backup.exists():
-            shutil.rmtree(backup)
-        os.replace(self.dir, backup)
+        backup = None
+        if self.dir.exists():
+            if self.epochs():
+                backup = self.dir.with_name(self.method + (".previous" if self.is_complete() else ".partial"))
+                if backup.exists():
+                    shutil.rmtree(backup)
+                os.replace(self.dir, backup)
+            else:
+                shutil.rmtree(self.dir)
+        self.write_params(params)
         return backup

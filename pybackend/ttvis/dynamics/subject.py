@@ -6,6 +6,7 @@ user asked to process. Checkpoints load with ``torch.load(..., weights_only=True
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -20,7 +21,18 @@ _EXPECTED = "a torch.nn.Module subclass with feature(x) -> [B, D] and prediction
 
 
 def _import_source(path: Path) -> Any:
-    name = f"_ttvis_subject_{abs(hash(str(path.resolve())))}"
+    """Import the user's ``model.py`` as a module named after its content's hash: the same
+    file is imported once per process, and an edited file is imported afresh (never a
+    stale class from before the edit).
+
+    Raises:
+        DynamicsError: unreadable, or the import raised.
+    """
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:20]
+    except OSError as exc:
+        raise DynamicsError(path, f"a Python file defining {_EXPECTED}", f"unreadable ({exc.strerror or exc})") from None
+    name = f"_ttvis_subject_{digest}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)

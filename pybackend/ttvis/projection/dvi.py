@@ -13,7 +13,6 @@ the loss; every random choice is seeded.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -24,27 +23,13 @@ import torch
 from ttvis.dynamics.folder import TrainingDynamics
 from ttvis.projection.boundary import boundary_samples
 from ttvis.projection.complex import dvi_complex
+from ttvis.projection.device import job_determinism, resolve_device
 from ttvis.projection.head import PredictionHead
 from ttvis.projection.knn import knn_graph, neighbour_overlap
 from ttvis.projection.losses import umap_ab
 from ttvis.projection.networks import VisModel
 from ttvis.projection.params import DVIParams
 from ttvis.projection.trainer import TrainStats, train_vis_model
-
-
-def resolve_device(device: str = "auto") -> str:
-    """``"cuda"`` when asked for or (with ``"auto"``) available, else ``"cpu"``.
-
-    Raises:
-        ValueError: ``"cuda"`` requested but not available, or an unknown device.
-    """
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device cuda: no CUDA GPU is available here; use --device cpu or auto")
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device: expected auto, cpu or cuda, found {device!r}")
-    return device
 
 
 @dataclass
@@ -74,19 +59,6 @@ class EpochProjection:
     state: dict = field(default_factory=dict)
 
 
-@contextlib.contextmanager
-def deterministic_torch() -> Iterator[None]:
-    """Run torch ops with deterministic kernels (same seed, same output), restoring the
-    caller's setting afterwards. The scatter-add behind index gathers' backward is
-    otherwise non-deterministic even on CPU."""
-    was, warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(was, warn_only=warn)
-
-
 def _batched(fn: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, device: str, batch: int = 65536) -> np.ndarray:
     out = []
     with torch.no_grad():
@@ -110,7 +82,7 @@ class DVI:
         self.params = params or DVIParams()
 
     def run(self, run: TrainingDynamics, epochs: list[int], heads: Callable[[int], PredictionHead | None],
-            cancel: threading.Event | None = None) -> Iterator[EpochProjection]:
+            cancel: threading.Event | None = None, on_stage: Callable[[int, str], None] | None = None) -> Iterator[EpochProjection]:
         """Train the vis model epoch by epoch (warm start) and yield each epoch's projection.
 
         Args:
@@ -118,14 +90,17 @@ class DVI:
             epochs: epochs to visualise, ascending (a subset of ``run.epochs``).
             heads: ``heads(epoch)`` -> that epoch's prediction head (None: no territories).
             cancel: a set event stops training (:class:`~ttvis.projection.trainer.Cancelled`).
+            on_stage: ``on_stage(epoch, stage)`` as each step of an epoch starts ("kNN graph",
+                "boundary samples", "training").
 
         Raises:
             Cancelled: when ``cancel`` is set mid-epoch.
             DynamicsError: a bad epoch file.
         """
-        gen = self._run(run, epochs, heads, cancel)
+        gen = self._run(run, epochs, heads, cancel, on_stage or (lambda e, s: None))
+        device = resolve_device(self.params.device)
         while True:
-            with deterministic_torch():
+            with job_determinism(device):
                 try:
                     ep = next(gen)
                 except StopIteration:
@@ -137,7 +112,8 @@ class DVI:
         run: TrainingDynamics,
         epochs: list[int],
         heads: Callable[[int], PredictionHead | None],
-        cancel: threading.Event | None = None,
+        cancel: threading.Event | None,
+        stage: Callable[[int, str], None],
     ) -> Iterator[EpochProjection]:
         p = self.params
         device = resolve_device(p.device)
@@ -159,18 +135,21 @@ class DVI:
             head = heads(e)
             bnd = np.zeros((0, run.dim), np.float32)
             if head is not None and p.boundary_ratio > 0:
+                stage(e, "boundary samples")
                 pred = head.probabilities(x[tr]).argmax(1)
                 bnd, _ = boundary_samples(
                     x[tr], pred, head.fn, int(round(p.boundary_ratio * len(tr))), rng,
                     p.boundary_tolerance, p.boundary_steps, device,
                 )
             xn_tr = norm(x[tr]).astype(np.float32)
+            stage(e, "kNN graph and fuzzy complex")
             knn = knn_graph(xn_tr, k, p.seed)
             edges = dvi_complex(xn_tr, norm(bnd).astype(np.float32), k, p.seed, train_knn=knn)
             nodes = torch.as_tensor(np.concatenate([xn_tr, norm(bnd).astype(np.float32)]), device=device)
             tw = None
             if prev_knn is not None:
                 tw = torch.as_tensor(neighbour_overlap(knn[0][:, 1:], prev_knn[:, 1:]), device=device)
+            stage(e, "training the vis model")
             stats: TrainStats = train_vis_model(
                 model, nodes, edges, a=a, b=b, lambda1=p.lambda1, lambda2=p.lambda2,
                 negative_sample_rate=p.negative_sample_rate, learning_rate=p.learning_rate,

@@ -10,6 +10,7 @@ AAAI 2022) for the losses and schedule.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
@@ -80,14 +81,22 @@ def params_from_dict(cls: type, values: dict[str, Any] | None) -> Any:
                     raise TypeError
                 val = int(val)
             elif typ is float:
+                if isinstance(val, bool):
+                    raise TypeError
                 val = float(val)
+                if not math.isfinite(val):
+                    raise ValueError(f"parameter {name}: expected a finite number, found {val}")
             elif typ is list:
                 if isinstance(val, str):
                     val = [int(v) for v in val.replace(",", " ").split()]
                 val = [int(v) for v in val]
             elif typ is str:
                 val = str(val)
-        except (TypeError, ValueError):
+        except ValueError as exc:
+            if "finite" in str(exc):
+                raise
+            raise ValueError(f"parameter {name}: expected {typ.__name__}, found {val!r}") from None
+        except TypeError:
             raise ValueError(f"parameter {name}: expected {typ.__name__}, found {val!r}") from None
         meta = f.metadata
         if "min" in meta and isinstance(val, (int, float)) and val < meta["min"]:

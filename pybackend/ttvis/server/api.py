@@ -9,6 +9,7 @@ thread; it reports through a :class:`ProgressSink` and broadcasts notifications
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import threading
 import time
@@ -24,6 +25,8 @@ from ttvis.dynamics.results import VisResults
 from ttvis.server.discover import find_runs, is_run_folder
 from ttvis.server.encoding import encode_array, encode_bytes
 
+log = logging.getLogger("ttvis.server")
+
 # JSON-RPC error codes (server-defined range -32000..-32099)
 INVALID_PARAMS = -32602
 NOT_FOUND = -32001  # unknown path / no run there
@@ -31,6 +34,7 @@ FORBIDDEN = -32002  # path outside the roots
 NO_RESULTS = -32003  # results missing: run training first / epoch not available
 BUSY = -32004  # a training job already runs on this folder
 BAD_RUN = -32005  # the folder's files are malformed
+UNTRUSTED = -32006  # the request would run the run's model.py in an untrusted workspace
 
 
 class ApiError(Exception):
@@ -71,6 +75,7 @@ class Job:
     epoch: int = 0
     total: int = 0
     error: str | None = None
+    stage: str = "starting"
 
     @property
     def percentage(self) -> int:
@@ -91,9 +96,14 @@ class TtvisApi:
         roots: folders requests may touch (a path outside them is refused); None or empty:
             the current working directory.
         notify: ``notify(method, params)`` broadcasts a notification to every client.
+        trusted: whether requests may import a run's ``model.py`` (run the user's code):
+            training or evaluating a run that has one is refused otherwise (VS Code's
+            workspace trust; ``ttvis serve --trust``).
     """
 
-    def __init__(self, roots: list[str | os.PathLike] | None = None, notify: Notify | None = None):
+    def __init__(self, roots: list[str | os.PathLike] | None = None, notify: Notify | None = None,
+                 trusted: bool = False):
+        self.trusted = trusted
         self.notify: Notify = notify or (lambda m, p: None)
         self.jobs: dict[str, Job] = {}
         self._ids = itertools.count(1)
@@ -125,7 +135,7 @@ class TtvisApi:
         run = self._runs.get(p)
         if run is None or not run.epochs or run.epochs != run.epochs_on_disk():
             try:
-                run = TrainingDynamics(p)
+                run = TrainingDynamics(p, roots=self.roots)
             except DynamicsError as exc:
                 raise ApiError(BAD_RUN, str(exc)) from None
             self._runs[p] = run
@@ -140,8 +150,11 @@ class TtvisApi:
         except ValueError as exc:
             raise ApiError(INVALID_PARAMS, str(exc)) from None
 
+    def _vis(self, run: TrainingDynamics, method: str) -> VisResults:
+        return VisResults(run.path, method, run.n_samples, roots=self.roots)
+
     def _results(self, run: TrainingDynamics, method: str) -> VisResults:
-        res = VisResults(run.path, method, run.n_samples)
+        res = self._vis(run, method)
         if not res.exists():
             raise ApiError(NO_RESULTS, f"{run.path}: no {method} results yet; run training first (ttvis/train or `ttvis visualize`)")
         return res
@@ -161,6 +174,27 @@ class TtvisApi:
             if j.path == path and j.status == "running":
                 return j
         return None
+
+    def _check_not_locked(self, path: Path, method: str) -> None:
+        """Refuse (BUSY) when another process (say ``ttvis visualize``) writes these results."""
+        from ttvis.dynamics.lock import holder
+
+        who = holder(path, method)
+        if who is not None:
+            raise ApiError(BUSY, f"{path}: {method} results are being written by pid {who.get('pid', '?')} "
+                                 f"({who.get('command', 'another ttvis process')}); wait for it to finish or stop it")
+
+    def _check_trust(self, path: Path, needs_code: bool) -> None:
+        """Refuse (UNTRUSTED) a request that would import the run's ``model.py`` when the
+        workspace is not trusted."""
+        if needs_code and not self.trusted:
+            raise ApiError(UNTRUSTED, f"{path}: this would import and run the run's model.py (your subject model's code), "
+                                      "and the workspace is not trusted. Trust the workspace (VS Code: Manage Workspace Trust; "
+                                      "browser: restart with `ttvis serve --trust`) and try again")
+
+    def set_trust(self, trusted: bool) -> None:
+        """Allow (or forbid) importing runs' ``model.py`` from now on."""
+        self.trusted = bool(trusted)
 
     # ---- derived per-epoch arrays (cached) -------------------------------------
     def _cached(self, key: tuple, make: Callable[[], Any]) -> Any:
@@ -209,18 +243,31 @@ class TtvisApi:
     def _methods_state(self, run: TrainingDynamics) -> dict:
         out: dict[str, Any] = {}
         vis = run.path / "visualize"
-        names = sorted(d.name for d in vis.iterdir() if d.is_dir() and "." not in d.name) if vis.is_dir() else []
+        # result folders, and the methods some process is writing now (a lock, perhaps before any folder)
+        names = sorted({d.name if d.is_dir() else d.stem for d in vis.iterdir()
+                        if (d.is_dir() and "." not in d.name) or (d.suffix == ".lock" and "." not in d.stem)}) if vis.is_dir() else []
+        from ttvis.dynamics.lock import holder
+
         for name in names:
-            res = VisResults(run.path, name, run.n_samples)
+            res = self._vis(run, name)
             ep = res.epochs()
-            final = (res.eval().get("summary") or {}).get("final") or {}
+            try:
+                final = (res.eval().get("summary") or {}).get("final") or {}
+            except DynamicsError:
+                final = {}
+            planned = res.planned_epochs()
             state = {"epochs": ep, "state": "trained" if ep else "not trained",
-                     "npr": final.get("npr_train"), "ppr": final.get("ppr_train")}
+                     "npr": final.get("npr_train"), "ppr": final.get("ppr_train"),
+                     "planned": len(planned) if planned else len(ep)}
+            who = holder(run.path, name)
+            if who is not None:
+                state.update({"state": "training", "by": who.get("command"), "pid": who.get("pid")})
             out[name] = state
         job = self._job_for(run.path)
         if job:
             out.setdefault(job.method, {"epochs": [], "npr": None, "ppr": None})
-            out[job.method].update({"state": "training", "percentage": job.percentage, "job": job.id})
+            out[job.method].update({"state": "training", "percentage": job.percentage, "job": job.id,
+                                    "done": job.epoch, "total": job.total, "stage": job.stage})
         return out
 
     def describe(self, params: dict) -> dict:
@@ -228,7 +275,7 @@ class TtvisApi:
         run = self._run(params.get("path"))
         s = self._summary(run)
         for name, state in s["methods"].items():
-            res = VisResults(run.path, name, run.n_samples)
+            res = self._vis(run, name)
             try:
                 state["params"] = res.params()
                 state["eval"] = res.eval().get("summary")
@@ -275,11 +322,15 @@ class TtvisApi:
         predicted class, confidence and 2-D position (its trajectory)."""
         run = self._run(params.get("path"))
         i = _index(params.get("index"), run.n_samples)
+        try:
+            sprite, sprite_error = encode_bytes(run.sprite_png(i)), None
+        except DynamicsError as exc:  # a bad or out-of-run thumbnail: say so, never send it
+            sprite, sprite_error = None, str(exc)
         out: dict[str, Any] = {
             "index": i, "label": int(run.labels[i]),
             "className": run.classes[run.labels[i]] if run.labels[i] >= 0 else None,
             "split": "train" if run.split_mask()[i] else "test",
-            "sprite": encode_bytes(run.sprite_png(i)), "text": run.text(i),
+            "sprite": sprite, "spriteError": sprite_error, "text": run.text(i),
             "epochs": list(run.epochs),
         }
         if run.has_predictions:
@@ -289,7 +340,7 @@ class TtvisApi:
         method = params.get("method")
         if method:
             method = self._method(method)
-            res = VisResults(run.path, method, run.n_samples)
+            res = self._vis(run, method)
             done = res.epochs()
             pos = []
             for e in done:
@@ -332,13 +383,19 @@ class TtvisApi:
         returns the same as ``ttvis/metrics``."""
         from ttvis.pipeline import evaluate
 
+        from ttvis.dynamics.lock import LockedError
+
         run = self._run(params.get("path"))
         method = self._method(params.get("method", "DVI"))
         self._results(run, method)
         if self._job_for(run.path):
             raise ApiError(BUSY, f"{run.path}: training is running; evaluate when it has finished")
+        self._check_not_locked(run.path, method)
+        self._check_trust(run.path, run.task == "classification" and run.model_source is not None)
         try:
             evaluate(run.path, method)
+        except LockedError as exc:
+            raise ApiError(BUSY, str(exc)) from None
         except DynamicsError as exc:
             raise ApiError(BAD_RUN, str(exc)) from None
         return self.metrics(params)
@@ -364,12 +421,14 @@ class TtvisApi:
         try:
             run = self._run(params.get("path"))
             path, available = run.path, run.epochs
+            needs_code = run.model_source is not None and (run.task == "classification" or run.summary()["needsPreprocess"])
         except ApiError as exc:
             # a run whose arrays `ttvis preprocess` can compute trains too: the job preprocesses first
             path = self._allowed(params.get("path"))
             available = _preprocessable_epochs(path)
             if exc.code != BAD_RUN or not available:
                 raise
+            needs_code = True
         method = self._method(params.get("method", "DVI"))
         user = params.get("params") or {}
         if not isinstance(user, dict):
@@ -381,10 +440,12 @@ class TtvisApi:
             chosen = parse_epochs(params.get("epochs"), available)
         except ValueError as exc:
             raise ApiError(INVALID_PARAMS, str(exc)) from None
+        self._check_trust(path, needs_code)
         with self._lock:
             other = self._job_for(path)
             if other is not None:
                 raise ApiError(BUSY, f"{path}: {other.method} training job {other.id} is already running on this folder; wait or cancel it")
+            self._check_not_locked(path, method)
             job = Job(id=f"job-{next(self._ids)}", path=path, method=method, total=len(chosen))
             self.jobs[job.id] = job
         job.thread = threading.Thread(target=self._train_job, args=(job, user, chosen, progress), name=job.id, daemon=True)
@@ -392,6 +453,7 @@ class TtvisApi:
         return {"job": job.id, "path": str(path), "method": method, "epochs": chosen}
 
     def _train_job(self, job: Job, user: dict, chosen: list[int], progress: ProgressSink | None) -> None:
+        from ttvis.dynamics.lock import LockedError
         from ttvis.pipeline import visualize
         from ttvis.projection.trainer import Cancelled
 
@@ -407,15 +469,28 @@ class TtvisApi:
                                              "done": job.epoch, "total": total, "job": job.id,
                                              "metrics": _jsonable({k: v for k, v in metrics.items() if k != "training"})})
 
+        def on_stage(epoch: int, stage: str) -> None:
+            job.stage = stage
+            msg = f"epoch {min(job.epoch + 1, job.total)}/{job.total}" + (f" (E{epoch})" if epoch else "") + f": {stage}"
+            if progress:
+                progress.report(job.percentage, msg)
+            self.notify("ttvis/trainProgress", {"path": str(job.path), "method": job.method, "job": job.id, "epoch": epoch,
+                                                "done": job.epoch, "total": job.total, "stage": stage,
+                                                "percentage": job.percentage, "message": msg})
+
         t0 = time.perf_counter()
         try:
-            visualize(job.path, job.method, user, chosen, on_epoch=on_epoch, cancel=job.cancel)
+            visualize(job.path, job.method, user, chosen, on_epoch=on_epoch, cancel=job.cancel, on_stage=on_stage)
             job.status = "done"
             msg = f"done: {job.total} epochs in {time.perf_counter() - t0:.0f} s"
         except Cancelled:
             job.status = "cancelled"
             msg = f"cancelled after {job.epoch}/{job.total} epochs (finished epochs kept)"
+        except (DynamicsError, ValueError, LockedError) as exc:  # the user's to fix: the message says how
+            job.status, job.error = "failed", str(exc)
+            msg = f"failed: {job.error}"
         except Exception as exc:  # report, never kill the server
+            log.exception("training job %s failed", job.id)
             job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
             msg = f"failed: {job.error}"
         self._runs.pop(job.path, None)
@@ -426,11 +501,26 @@ class TtvisApi:
 
     def cancel(self, params: dict) -> dict:
         """``ttvis/cancel {job}`` -> ``{job, status}``; finished epochs are kept."""
-        job = self.jobs.get(params.get("job"))
+        jid = params.get("job")
+        if not isinstance(jid, str):
+            raise ApiError(INVALID_PARAMS, f"params.job: expected a job id string (from ttvis/train), found {jid!r}")
+        job = self.jobs.get(jid)
         if job is None:
             raise ApiError(INVALID_PARAMS, f"unknown job {params.get('job')!r}; running: {[j.id for j in self.jobs.values() if j.status == 'running']}")
         job.cancel.set()
         return {"job": job.id, "status": "cancelling" if job.status == "running" else job.status}
+
+    def stop_jobs(self, timeout: float = 1.5) -> int:
+        """Cancel every running job and wait up to ``timeout`` seconds in all for them to end
+        (finished epochs stay on disk). Returns how many were running."""
+        running = [j for j in self.jobs.values() if j.status == "running"]
+        for j in running:
+            j.cancel.set()
+        deadline = time.monotonic() + timeout
+        for j in running:
+            if j.thread:
+                j.thread.join(max(0.0, deadline - time.monotonic()))
+        return len(running)
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """Block until a job ends (for tests and scripts)."""

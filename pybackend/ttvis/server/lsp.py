@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import uuid
 from concurrent.futures import Future
@@ -22,6 +23,7 @@ from typing import Any, Callable
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from ttvis import __version__
 from ttvis.server.api import ApiError, TtvisApi
@@ -40,6 +42,23 @@ def plain(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: plain(v) for k, v in obj.items()}
     return obj
+
+
+class TtvisProtocol(LanguageServerProtocol):
+    """pygls's protocol, answering requests that leave ``params`` out.
+
+    JSON-RPC allows a request without ``params`` (``vscode-jsonrpc`` omits undefined
+    params), but pygls's generic request type requires the field, so such a request
+    failed to deserialize and got no response at all: the client hung. Here an absent
+    ``params`` of a method pygls has no type for becomes ``null`` (our handlers read it as
+    ``{}``).
+    """
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        """Deserialize one incoming message (pygls calls it for every JSON object)."""
+        if "jsonrpc" in data and "method" in data and "params" not in data and self.get_message_type(data["method"]) is None:
+            data = {**data, "params": None}
+        return super().structure_message(data)
 
 
 class Hub:
@@ -95,15 +114,19 @@ class _LspProgress:
         self._post(self.ls.work_done_progress.end, lsp.WorkDoneProgressEnd(message=message))
 
 
-def build_server(api: TtvisApi, hub: Hub, roots_from_client: bool = True) -> LanguageServer:
+def build_server(api: TtvisApi, hub: Hub, roots_from_client: bool = True, editor: bool = False) -> LanguageServer:
     """A pygls LanguageServer exposing ``ttvis/*`` (see :mod:`ttvis.server.api`).
 
     Args:
         api: the shared API (jobs and caches shared by all connections).
         hub: where notifications fan out.
         roots_from_client: take the allowed roots from the client's workspace folders.
+        editor: the one client is the editor over stdio: whether the workspace is trusted
+            comes from its ``initializationOptions.trusted`` and later ``ttvis/setTrust``
+            notifications; on ``shutdown`` the running jobs are cancelled and joined, and on
+            ``exit`` the process ends at once (its life is the client's session).
     """
-    ls = LanguageServer("ttvis", __version__)
+    ls = LanguageServer("ttvis", __version__, protocol_cls=TtvisProtocol)
 
     async def call(fn: Callable[[dict], dict], params: Any) -> dict:
         hub.attach(asyncio.get_running_loop(), ls.protocol)
@@ -112,7 +135,8 @@ def build_server(api: TtvisApi, hub: Hub, roots_from_client: bool = True) -> Lan
             raise JsonRpcException(message="params: expected a JSON object", code=-32602)
         try:
             return await asyncio.get_running_loop().run_in_executor(None, fn, p)
-        except ApiError as exc:
+        except ApiError as exc:  # a user error: one line at INFO, never a traceback
+            log.info("%s refused (%d): %s", getattr(fn, "__name__", "request"), exc.code, exc.message)
             raise JsonRpcException(message=exc.message, code=exc.code) from None
         except JsonRpcException:
             raise
@@ -155,6 +179,24 @@ def build_server(api: TtvisApi, hub: Hub, roots_from_client: bool = True) -> Lan
             api.set_roots(paths)
             log.info("workspace roots: %s", paths)
 
+    if editor:
+        @ls.feature(lsp.INITIALIZE)
+        def initialize(params: lsp.InitializeParams) -> None:
+            opts = params.initialization_options
+            opts = plain(opts) if opts is not None else {}
+            api.set_trust(bool(opts.get("trusted", api.trusted)) if isinstance(opts, dict) else api.trusted)
+            level = opts.get("logLevel") if isinstance(opts, dict) else None
+            if isinstance(level, str) and level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"):
+                _set_level(level.upper())
+            log.info("workspace %s", "trusted: model.py may be imported" if api.trusted else
+                     "not trusted: requests that would import a run's model.py are refused")
+
+        @ls.feature("ttvis/setTrust")
+        def set_trust(params: Any) -> None:
+            p = plain(params) if params is not None else {}
+            api.set_trust(bool(p.get("trusted")) if isinstance(p, dict) else False)
+            log.info("workspace trust changed: %s", api.trusted)
+
     if roots_from_client:
         @ls.feature(lsp.INITIALIZED)
         def initialized(params: lsp.InitializedParams) -> None:
@@ -165,7 +207,28 @@ def build_server(api: TtvisApi, hub: Hub, roots_from_client: bool = True) -> Lan
         def folders_changed(params: lsp.DidChangeWorkspaceFoldersParams) -> None:
             _roots_from_workspace()
 
+    if editor:
+        @ls.feature(lsp.SHUTDOWN)
+        def shutdown(params: Any) -> None:
+            stopped = api.stop_jobs(timeout=1.5)
+            if stopped:
+                log.info("shutdown: stopped %d training job(s); finished epochs are kept", stopped)
+
+        @ls.feature(lsp.EXIT)
+        def exit_(params: Any) -> None:
+            # a job thread still inside native code (torch, numba) must not meet the
+            # interpreter's teardown (that aborts the process): leave at once; every
+            # finished epoch is already on disk, written atomically
+            api.stop_jobs(timeout=0.5)
+            logging.shutdown()
+            os._exit(0 if ls.protocol._shutdown else 1)
+
     return ls
+
+
+def _set_level(level: str) -> None:
+    logging.getLogger("ttvis").setLevel(level)
+    logging.getLogger("pygls").setLevel("DEBUG" if level == "DEBUG" else "WARNING")
 
 
 def _uri_to_path(uri: str) -> str:
@@ -174,18 +237,23 @@ def _uri_to_path(uri: str) -> str:
     return to_fs_path(uri) or uri
 
 
-def run_stdio(roots: list[str] | None = None) -> None:
+def run_stdio(roots: list[str] | None = None, trust: bool = False) -> None:
     """Serve ``ttvis/*`` on stdin/stdout with LSP framing until the client exits.
+
+    Logging goes to stderr: ``TTVIS_LOG_LEVEL`` (default INFO) for ttvis's own lines;
+    pygls's per-message log (with whole payloads) shows only at DEBUG.
 
     Args:
         roots: folders the server may read; None: the client's workspace folders
             (the current folder until the client says).
+        trust: allow importing runs' ``model.py`` from the start (the client's
+            ``initializationOptions.trusted`` decides otherwise).
     """
-    import os
-
-    logging.basicConfig(level=os.environ.get("TTVIS_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = os.environ.get("TTVIS_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _set_level(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
     hub = Hub()
-    api = TtvisApi(roots, notify=hub.broadcast)
-    server = build_server(api, hub, roots_from_client=not roots)
+    api = TtvisApi(roots, notify=hub.broadcast, trusted=trust)
+    server = build_server(api, hub, roots_from_client=not roots, editor=True)
     log.info("ttvis %s JSON-RPC server on stdio; roots %s", __version__, [str(r) for r in api.roots])
     server.start_io()

@@ -65,7 +65,8 @@ def make_request_handler(token: str) -> Callable:
 
 
 async def serve_async(paths: list[str], port: int = 0, host: str = "127.0.0.1", token: str | None = None,
-                      on_ready: Callable[[str, int, str], None] | None = None, stop: asyncio.Event | None = None) -> None:
+                      on_ready: Callable[[str, int, str], None] | None = None, stop: asyncio.Event | None = None,
+                      trust: bool = False) -> None:
     """Run the server until ``stop`` is set (or forever).
 
     Args:
@@ -74,13 +75,15 @@ async def serve_async(paths: list[str], port: int = 0, host: str = "127.0.0.1", 
         host: bind address; 127.0.0.1 only by design.
         token: access token (default: 32 random URL-safe characters).
         on_ready: ``on_ready(url, port, token)`` once listening.
+        stop: set it to stop serving.
+        trust: allow training and evaluating runs whose ``model.py`` must be imported.
     """
     from pygls.io_ import run_websocket
     from websockets.asyncio.server import serve as ws_serve
 
     token = token or secrets.token_urlsafe(24)
     hub = Hub()
-    api = TtvisApi(paths, notify=hub.broadcast)
+    api = TtvisApi(paths, notify=hub.broadcast, trusted=trust)
 
     async def connection(websocket):
         server = build_server(api, hub, roots_from_client=False)
@@ -100,9 +103,54 @@ async def serve_async(paths: list[str], port: int = 0, host: str = "127.0.0.1", 
         await (stop.wait() if stop else asyncio.Future())
 
 
-def serve(paths: list[str], port: int = 0, host: str = "127.0.0.1", open_browser: bool = False) -> None:
-    """``ttvis serve``: print the URL (with its token), optionally open a browser, serve until Ctrl-C."""
+def model_sources(paths: list[str]) -> list[Path]:
+    """The ``model.py`` files of the runs below ``paths`` (what training would import)."""
+    from ttvis.dynamics.errors import DynamicsError
+    from ttvis.dynamics.layouts import open_layout
+    from ttvis.server.discover import find_runs
+
+    out = []
+    for run in find_runs([Path(p).expanduser().resolve() for p in paths]):
+        try:
+            src = open_layout(run).model_source
+        except DynamicsError:
+            continue
+        if src is not None:
+            out.append(src)
+    return out
+
+
+def ask_trust(paths: list[str], ask: Callable[[str], str] = input) -> bool:
+    """Ask on the terminal whether the served runs' ``model.py`` files may be imported.
+
+    Returns:
+        True when there is none, or the answer starts with ``y``.
+    """
+    sources = model_sources(paths)
+    if not sources:
+        return True
+    shown = "\n".join(f"  {p}" for p in sources[:10]) + (f"\n  ... and {len(sources) - 10} more" if len(sources) > 10 else "")
+    answer = ask(f"Training or evaluating these runs imports and runs their model.py (Python code):\n{shown}\n"
+                 "Allow it? [y/N] ")
+    return answer.strip().lower().startswith("y")
+
+
+def serve(paths: list[str], port: int = 0, host: str = "127.0.0.1", open_browser: bool = False,
+          trust: bool | None = None) -> None:
+    """``ttvis serve``: print the URL (with its token), optionally open a browser, serve until Ctrl-C.
+
+    Args:
+        trust: allow importing runs' ``model.py``; None: ask on the terminal when stdin is
+            one (no, when it is not).
+    """
+    import sys
+
     logging.basicConfig(level=logging.WARNING)
+    if trust is None:
+        trust = ask_trust(paths) if sys.stdin.isatty() else False
+    if not trust:
+        print("ttvis serve: runs' model.py will not be imported: training or evaluating a run that has one is refused "
+              "(restart with --trust to allow it)", flush=True)
 
     def ready(url: str, bound: int, token: str) -> None:
         print(f"ttvis serve: {url}", flush=True)
@@ -111,6 +159,6 @@ def serve(paths: list[str], port: int = 0, host: str = "127.0.0.1", open_browser
             webbrowser.open(url)
 
     try:
-        asyncio.run(serve_async(paths, port, host, on_ready=ready))
+        asyncio.run(serve_async(paths, port, host, on_ready=ready, trust=trust))
     except KeyboardInterrupt:
         print("ttvis serve: stopped", flush=True)

@@ -1,0 +1,134 @@
+"""Parameter schemas: one pydantic model per method, plus the run's own settings.
+
+Each method declares its parameters once, as a pydantic ``BaseModel`` whose fields carry
+a default, a description and a range. Everything else is derived from it: the CLI options
+(``ttvis visualize --method NAME --help``), the server's validation of ``ttvis/train``
+params, ``ttvis/methods`` (the JSON Schema the editor builds its prompts from),
+``params.json``, and a method's reading of its block in an original-layout ``config.json``.
+Run-level settings (seed, device, territory resolution, ``fit_on``) are not a method's:
+they live in :class:`RunParams`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ParamError(ValueError):
+    """A parameter value that does not fit its schema.
+
+    Attributes:
+        field: the parameter's name (``"lambda1"``); reason: what was expected, in words
+            (``"a number >= 0"``); value: what was given.
+    """
+
+    def __init__(self, field: str, reason: str, value: Any = None, known: list[str] | None = None):
+        self.field, self.reason, self.value, self.known = field, reason, value, known
+        msg = f"parameter {field}: {reason}"
+        if known is None:
+            msg += f", found {value!r}"
+        super().__init__(msg)
+
+
+class Params(BaseModel):
+    """Base of every parameter model: unknown names are refused, NaN and infinity too, and a
+    built object is immutable (so ``params.json`` always says what ran)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True)
+
+
+class RunParams(Params):
+    """Settings of one visualization run, whatever the method."""
+
+    seed: int = Field(0, ge=0, description="seed of every random choice (same seed, same output)")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="torch device: auto (cuda when available), cpu or cuda")
+    resolution: int = Field(256, ge=8, le=4096, description="territory background: R x R grid cells")
+    fit_on: Literal["train", "all"] = Field(
+        "train", description="samples the method is fitted on: train (test samples are only projected, so test NPR is a "
+        "held-out figure) or all (train and test representations; no labels are used either way)")
+
+
+def _reason(err: dict[str, Any]) -> str:
+    """pydantic's message for one error, phrased as what was expected."""
+    ctx = err.get("ctx") or {}
+    kind = err.get("type", "")
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()))
+        return f"a number {op} {bound}"
+    if kind == "finite_number":
+        return "a finite number"
+    if kind == "literal_error":
+        return f"one of {ctx.get('expected', '')}".replace("'", "")
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "a whole number"
+    if kind in ("float_parsing", "float_type"):
+        return "a number"
+    if kind in ("bool_parsing", "bool_type"):
+        return "true or false"
+    if kind in ("list_type",):
+        return "a list of whole numbers, e.g. 128,128"
+    return str(err.get("msg", "a valid value")).replace("Input should be ", "")
+
+
+def validate(cls: type[Params], values: dict[str, Any] | None) -> Params:
+    """Build a parameter object from plain values (JSON, CLI, settings, config.json).
+
+    Args:
+        cls: a :class:`Params` subclass; values: name -> value, missing names keep defaults.
+
+    Raises:
+        ParamError: an unknown name (the message lists the known ones) or a value out of
+            its type or range (the message names the field and the allowed range).
+    """
+    values = dict(values or {})
+    known = list(cls.model_fields)
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ParamError(", ".join(unknown), f"unknown for {cls.__name__.removesuffix('Params') or cls.__name__}; "
+                         f"known: {', '.join(known)}", known=known)
+    for name, v in values.items():  # "1,2" for a list field (CLI, settings)
+        if isinstance(v, str) and _is_list(cls, name):
+            values[name] = [s for s in v.replace(",", " ").split()]
+    try:
+        return cls.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err.get("loc") else "?"
+        raise ParamError(field, _reason(err), values.get(field, err.get("input"))) from None
+
+
+def _is_list(cls: type[Params], name: str) -> bool:
+    ann = cls.model_fields[name].annotation
+    return getattr(ann, "__origin__", None) is list or ann is list
+
+
+def as_dict(params: Params) -> dict[str, Any]:
+    """The parameter object as a plain JSON-able dict (what ``params.json`` records)."""
+    return params.model_dump(mode="json")
+
+
+def json_schema(cls: type[Params]) -> dict[str, Any]:
+    """The JSON Schema of ``cls`` (pydantic's), with each property's default and description."""
+    return cls.model_json_schema()
+
+
+def fields(cls: type[Params]) -> list[dict[str, Any]]:
+    """One dict per field, in declaration order: ``name``, ``kind`` (``int``, ``float``,
+    ``bool``, ``str``, ``list``), ``default``, ``help``, ``choices`` and ``range`` (for CLI options)."""
+    schema = json_schema(cls)
+    out = []
+    for name, prop in schema.get("properties", {}).items():
+        t = prop.get("type") or next((a.get("type") for a in prop.get("anyOf", []) if a.get("type") != "null"), "string")
+        kind = {"integer": "int", "number": "float", "boolean": "bool", "array": "list"}.get(t, "str")
+        lo = prop.get("minimum", prop.get("exclusiveMinimum"))
+        hi = prop.get("maximum", prop.get("exclusiveMaximum"))
+        rng = None
+        if lo is not None or hi is not None:
+            rng = f"{'>' if 'exclusiveMinimum' in prop else '>='} {lo}" if hi is None else \
+                f"{lo}..{hi}" if lo is not None else f"<= {hi}"
+        out.append({"name": name, "kind": kind, "default": prop.get("default"), "help": prop.get("description", ""),
+                    "choices": prop.get("enum"), "range": rng})
+    return out

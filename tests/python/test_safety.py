@@ -1,0 +1,357 @@
+"""Nothing a user has is lost or leaked: results survive failed, stopped and concurrent runs,
+no file outside a run is ever served, bad selections and parameters are refused, model code
+runs only in a trusted workspace, and every request gets an answer (issue: new-user defects A-G, 1-3)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ttvis_cmd
+from ttvis.dynamics.errors import DynamicsError
+from ttvis.dynamics.lock import LockedError, holder, method_lock
+from ttvis.pipeline import parse_epochs, visualize
+from ttvis.projection.trainer import Cancelled
+from ttvis.server.api import BUSY, INVALID_PARAMS, UNTRUSTED, ApiError, TtvisApi
+
+FAST = {"resolution": 32, "max_epochs": 2, "first_epochs": 3, "boundary_ratio": 0.05, "device": "cpu"}
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    """Every file below ``folder`` with its content hash (a lock file left by a killed
+    holder is only a note, not a result)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix != ".lock"}
+
+
+@pytest.fixture
+def trained(run_copy):
+    """The digits run with complete DVI results for epochs 1-3."""
+    visualize(run_copy, "DVI", FAST, "1-3")
+    return run_copy
+
+
+# ---- A: earlier results survive ---------------------------------------------------------
+def test_corrupt_checkpoint_then_retry_keeps_the_results(trained):
+    before = _tree(trained / "visualize")
+    (trained / "model" / "1.pth").write_bytes(b"not a checkpoint")
+    for _ in range(2):  # the failure, then the obvious retry
+        with pytest.raises(DynamicsError, match="1.pth"):
+            visualize(trained, "DVI", {**FAST, "seed": 1}, "1-3")
+    assert _tree(trained / "visualize") == before
+
+
+def test_cancel_before_the_first_epoch_twice_keeps_the_results(trained):
+    before = _tree(trained / "visualize")
+    for _ in range(2):
+        stop = threading.Event()
+        stop.set()
+        with pytest.raises(Cancelled):
+            visualize(trained, "DVI", {**FAST, "seed": 2}, "1-3", cancel=stop)
+    assert _tree(trained / "visualize") == before
+
+
+def test_kill_before_the_first_epoch_then_retry_keeps_the_results(trained, cli_env):
+    before = _tree(trained / "visualize")
+    for _ in range(2):
+        p = subprocess.Popen(ttvis_cmd("visualize", str(trained), "--epochs", "1-3", "--seed", "3", "--device", "cpu",
+                                       "--first-epochs", "400", "--max-epochs", "2", "--resolution", "32"),
+                             env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while holder(trained, "DVI") is None and time.monotonic() < deadline:  # training has started
+            time.sleep(0.1)
+        assert p.poll() is None
+        p.send_signal(signal.SIGKILL)
+        p.wait(30)
+    assert _tree(trained / "visualize") == before
+
+
+def test_stopped_runs_and_retries_never_lose_a_finished_epoch(trained):
+    complete = _tree(trained / "visualize" / "DVI")
+    # a new run that finishes one epoch and is stopped: the complete run moves to DVI.previous
+    stop = threading.Event()
+    with pytest.raises(Cancelled):
+        visualize(trained, "DVI", {**FAST, "seed": 4}, "1-3", on_epoch=lambda *a: stop.set(), cancel=stop)
+    assert _tree(trained / "visualize" / "DVI.previous") == complete
+    partial = _tree(trained / "visualize" / "DVI")
+    assert sorted(p for p in partial if p.startswith("projection/")) == ["projection/1.npy"]
+    # another new run: the partial one moves to DVI.partial, the complete one stays
+    visualize(trained, "DVI", {**FAST, "seed": 5}, "1-2")
+    assert _tree(trained / "visualize" / "DVI.previous") == complete
+    assert _tree(trained / "visualize" / "DVI.partial") == partial
+    assert sorted((trained / "visualize" / "DVI" / "projection").iterdir())[-1].name == "2.npy"
+
+
+# ---- B: one writer per run and method -----------------------------------------------------
+def test_second_visualize_is_refused_and_names_the_holder(run_copy, cli_env):
+    with method_lock(run_copy, "DVI", command="test holder"):
+        r = subprocess.run(ttvis_cmd("visualize", str(run_copy), "--epochs", "1", "--device", "cpu"),
+                           capture_output=True, text=True, env=cli_env, timeout=300)
+        assert r.returncode == 2, r.stderr
+        line = r.stderr.strip().splitlines()[-1]
+        assert line.startswith("error:") and f"pid {os.getpid()}" in line and "test holder" in line
+        api = TtvisApi([run_copy.parent], trusted=True)
+        with pytest.raises(ApiError) as ei:
+            api.train({"path": str(run_copy), "method": "DVI", "epochs": "1"})
+        assert ei.value.code == BUSY and f"pid {os.getpid()}" in ei.value.message
+        assert api.discover({})["runs"][0]["methods"]["DVI"]["state"] == "training"
+    assert not (run_copy / "visualize" / "DVI").exists()
+
+
+def test_a_killed_holder_leaves_no_stale_lock(run_copy):
+    code = ("import sys, time; from ttvis.dynamics.lock import method_lock\n"
+            f"with method_lock({str(run_copy)!r}, 'DVI'):\n    print('held', flush=True); time.sleep(600)\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "held"
+    with pytest.raises(LockedError, match=f"pid {p.pid}"):
+        with method_lock(run_copy, "DVI"):
+            pass
+    p.kill()
+    p.wait(10)
+    assert holder(run_copy, "DVI") is None
+    with method_lock(run_copy, "DVI"):  # the lock file is still there, the lock is not
+        assert holder(run_copy, "DVI")["pid"] == os.getpid()
+
+
+def test_two_threads_of_one_process_exclude_each_other(run_copy):
+    with method_lock(run_copy, "DVI"):
+        errors = []
+        t = threading.Thread(target=lambda: errors.append(pytest.raises(LockedError, method_lock(run_copy, "DVI").__enter__)))
+        t.start()
+        t.join()
+        assert errors
+
+
+# ---- C: nothing outside the run is served ------------------------------------------------------
+def test_symlinked_sprite_outside_the_run_is_never_sent(run_copy, tmp_path_factory):
+    secret = tmp_path_factory.mktemp("outside") / "secret.png"
+    secret.write_bytes(b"\x89PNG\r\n\x1a\n top secret")
+    sprite = run_copy / "dataset" / "sprites" / "5.png"
+    sprite.unlink()
+    sprite.symlink_to(secret)
+    (run_copy / "dataset" / "sprites" / "6.png").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    api = TtvisApi([run_copy.parent])
+    s5 = api.sample({"path": str(run_copy), "index": 5})
+    assert s5["sprite"] is None and "outside" in s5["spriteError"] and str(secret) in s5["spriteError"]
+    s6 = api.sample({"path": str(run_copy), "index": 6})
+    assert s6["sprite"] is None and "PNG" in s6["spriteError"]
+    (run_copy / "dataset" / "sprites" / "7.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * (2 << 20))
+    assert "KiB" in api.sample({"path": str(run_copy), "index": 7})["spriteError"]
+    assert api.sample({"path": str(run_copy), "index": 8})["sprite"]
+
+
+def test_symlinked_arrays_and_results_outside_the_run_are_refused(run_copy, tmp_path):
+    outside = tmp_path / "elsewhere.npy"  # beside the run: inside tmp_path, outside the run
+    shutil.copy(run_copy / "dataset" / "representation" / "2.npy", outside)
+    rep = run_copy / "dataset" / "representation" / "2.npy"
+    rep.unlink()
+    rep.symlink_to(outside)
+    with pytest.raises(DynamicsError, match="outside"):
+        from ttvis.dynamics import TrainingDynamics
+
+        TrainingDynamics(run_copy)
+    # inside the server's roots it is allowed (the user's workspace)
+    api = TtvisApi([tmp_path])
+    assert api.describe({"path": str(run_copy)})["samples"] == 1797
+    api = TtvisApi([run_copy])
+    assert "outside" in api.discover({})["runs"][0]["error"]
+
+
+# ---- D, E: empty selections and non-finite values ---------------------------------------------
+@pytest.mark.parametrize("spec", ["5-2", "", " ", [], "3-1:2", "1-5:0"])
+def test_an_empty_epoch_selection_is_an_error(spec):
+    with pytest.raises(ValueError, match="epoch"):
+        parse_epochs(spec, list(range(1, 21)))
+
+
+def test_server_refuses_empty_selection_non_integer_epochs_and_non_finite_values(run_copy):
+    api = TtvisApi([run_copy.parent], trusted=True)
+    for epochs, needle in (("5-2", "backwards"), ([], "empty list"), (["a"], "integer epochs")):
+        with pytest.raises(ApiError) as ei:
+            api.train({"path": str(run_copy), "method": "DVI", "epochs": epochs})
+        assert ei.value.code == INVALID_PARAMS and needle in ei.value.message
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ApiError) as ei:
+            api.train({"path": str(run_copy), "method": "DVI", "params": {"lambda1": bad}})
+        assert ei.value.code == INVALID_PARAMS and "lambda1" in ei.value.message and "finite" in ei.value.message
+    assert not (run_copy / "visualize").exists()
+
+
+@pytest.mark.parametrize("args,needle", [(["--epochs", "5-2"], "backwards"), (["--lambda1", "nan"], "finite"),
+                                         (["--lambda2", "inf"], "finite")])
+def test_cli_refuses_empty_selection_and_non_finite_values(run_copy, cli_env, args, needle):
+    r = subprocess.run(ttvis_cmd("visualize", str(run_copy), *args), capture_output=True, text=True, env=cli_env, timeout=300)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], r.stderr
+
+
+# ---- F: model code only in a trusted workspace, and edits are seen ----------------------------
+def test_untrusted_workspace_refuses_to_import_model_py(run_copy):
+    api = TtvisApi([run_copy.parent], trusted=False)
+    with pytest.raises(ApiError) as ei:
+        api.train({"path": str(run_copy), "method": "DVI"})
+    assert ei.value.code == UNTRUSTED and "model.py" in ei.value.message and "trust" in ei.value.message.lower()
+    api.set_trust(True)
+    job = api.train({"path": str(run_copy), "method": "DVI", "epochs": "1", "params": FAST})["job"]
+    assert api.wait(job, 300).status == "done"
+
+
+def test_an_edited_model_py_is_imported_afresh(run_copy):
+    from ttvis.dynamics.subject import _import_source
+
+    src = run_copy / "model.py"
+    first = _import_source(src)
+    assert _import_source(src) is first
+    src.write_text(src.read_text() + "\nEDITED = 42\n")
+    second = _import_source(src)
+    assert second is not first and second.EDITED == 42 and not hasattr(first, "EDITED")
+
+
+def test_serve_asks_before_importing_model_code(run_copy, cli_env):
+    from ttvis.server.web import ask_trust
+
+    asked = []
+    assert ask_trust([str(run_copy.parent)], ask=lambda q: asked.append(q) or "n") is False
+    assert str(run_copy / "model.py") in asked[0]
+    assert ask_trust([str(run_copy.parent)], ask=lambda q: "yes") is True
+    p = subprocess.Popen(ttvis_cmd("serve", str(run_copy.parent)), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         text=True, env=cli_env)
+    try:
+        line = p.stdout.readline()
+        assert "will not be imported" in line and "--trust" in line
+    finally:
+        p.terminate()
+        p.wait(10)
+
+
+# ---- G, 1, 2: every request answered, clean exit -----------------------------------------------
+class RawServer:
+    """``ttvis server`` over a real pipe, spoken to in raw LSP framing (params may be left out)."""
+
+    def __init__(self, root: Path, trusted: bool = True):
+        self.p = subprocess.Popen(ttvis_cmd("server"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env={**os.environ, "TTVIS_LOG_LEVEL": "WARNING"})
+        self.n = 0
+        self.request("initialize", {"processId": None, "rootUri": root.as_uri(), "capabilities": {},
+                                    "initializationOptions": {"trusted": trusted},
+                                    "workspaceFolders": [{"uri": root.as_uri(), "name": "ws"}]})
+        self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+
+    def send(self, msg: dict) -> None:
+        body = json.dumps(msg).encode()
+        self.p.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.p.stdin.flush()
+
+    def read(self) -> dict:
+        length = None
+        while True:
+            line = self.p.stdout.readline()
+            assert line, "server closed stdout"
+            if not line.strip():
+                break
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        return json.loads(self.p.stdout.read(length))
+
+    def request(self, method: str, params=..., skip=()) -> dict:
+        self.n += 1
+        msg = {"jsonrpc": "2.0", "id": self.n, "method": method}
+        if params is not ...:
+            msg["params"] = params
+        self.send(msg)
+        while True:
+            r = self.read()
+            if r.get("id") == self.n and "method" not in r:
+                return r
+            if "method" in r and "id" in r:  # a server request (progress create): accept
+                self.send({"jsonrpc": "2.0", "id": r["id"], "result": None})
+
+    def wait_note(self, method: str, timeout: float = 300) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = self.read()
+            if r.get("method") == method:
+                return r["params"]
+            if "method" in r and "id" in r:
+                self.send({"jsonrpc": "2.0", "id": r["id"], "result": None})
+        raise TimeoutError(method)
+
+
+def test_requests_without_params_and_bad_params_are_answered(run_copy):
+    s = RawServer(run_copy.parent)
+    try:
+        for method in ("ttvis/methods", "ttvis/discover"):
+            r = s.request(method)  # no "params" at all
+            assert "result" in r, r
+        assert r["result"]["runs"][0]["path"] == str(run_copy)
+        r = s.request("ttvis/describe")
+        assert r["error"]["code"] == -32602 and "params.path" in r["error"]["message"]
+        r = s.request("ttvis/cancel", {"job": {}})
+        assert r["error"]["code"] == -32602 and "job id" in r["error"]["message"]
+        r = s.request("ttvis/train", {"path": str(run_copy), "epochs": ["a"]})
+        assert r["error"]["code"] == -32602 and r["error"]["message"] == "epochs: expected integer epochs, found 'a'"
+        assert s.request("shutdown")["result"] is None
+        s.send({"jsonrpc": "2.0", "method": "exit"})
+        assert s.p.wait(5) == 0
+    finally:
+        s.p.kill()
+
+
+def test_shutdown_and_exit_during_training_stops_cleanly_and_keeps_epochs(run_copy):
+    s = RawServer(run_copy.parent)
+    try:
+        r = s.request("ttvis/train", {"path": str(run_copy), "method": "DVI", "params": {**FAST, "max_epochs": 30}})
+        assert "result" in r, r
+        first = s.wait_note("ttvis/epochReady")
+        t0 = time.monotonic()
+        s.request("shutdown")
+        s.send({"jsonrpc": "2.0", "method": "exit"})
+        code = s.p.wait(10)
+        took = time.monotonic() - t0
+        err = s.p.stderr.read().decode()
+    finally:
+        s.p.kill()
+    assert code == 0 and took < 2.0, (code, took, err)
+    assert "terminate called" not in err and "Abort" not in err
+    done = sorted(int(p.stem) for p in (run_copy / "visualize" / "DVI" / "projection").glob("*.npy"))
+    assert first["epoch"] in done
+    for e in done:
+        assert np.load(run_copy / "visualize" / "DVI" / "projection" / f"{e}.npy").shape == (1797, 2)
+    assert holder(run_copy, "DVI") is None
+
+
+def test_python_dash_m_ttvis_runs_the_cli(cli_env):
+    r = subprocess.run([sys.executable, "-m", "ttvis", "--help"], capture_output=True, text=True, env=cli_env, timeout=60)
+    assert r.returncode == 0 and "visualize" in r.stdout and "usage: ttvis" in r.stdout
+
+
+def test_a_cpu_job_leaves_torch_determinism_of_the_process_alone(run_copy):
+    import torch
+
+    seen = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            seen.append(torch.are_deterministic_algorithms_enabled())
+            time.sleep(0.01)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        visualize(run_copy, "DVI", FAST, "1-2")
+    finally:
+        stop.set()
+        t.join()
+    assert seen and not any(seen)
