@@ -90,10 +90,10 @@ export class VisualizerSerializer implements vscode.WebviewPanelSerializer {
   constructor(private readonly context: vscode.ExtensionContext, private readonly server: ServerManager) {}
 
   async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: any): Promise<void> {
-    if (!state?.path) {
+    if (!state?.path || !state?.method) {
       panel.dispose();
       return;
     }
-    new VisualizerPanel(this.context, this.server, panel, state.path, state.method ?? "DVI");
+    new VisualizerPanel(this.context, this.server, panel, state.path, state.method);
   }
 }

@@ -1,4 +1,5 @@
 // Sidebar: every training run in the workspace (ttvis/discover), each with its vis methods' state.
+// Methods come from the server (ttvis/methods); nothing here knows a method by name.
 import * as vscode from "vscode";
 import { ServerManager } from "./server";
 
@@ -7,10 +8,26 @@ export type Node =
   | { kind: "method"; run: any; method: string; state: any }
   | { kind: "message"; text: string };
 
+const pct = (v: any) => (typeof v === "number" ? v.toFixed(2) : "–");
+
+/** One line saying where a method stands on a run (the tree's description, also used in pickers). */
+export function describeState(s: any, hasInverse = true): string {
+  if (s.state === "training") {
+    if (s.job === undefined && s.pid !== undefined) return `training (${s.by ?? "another ttvis process"}, pid ${s.pid})`;
+    const at = s.total ? ` · epoch ${Math.min((s.done ?? 0) + 1, s.total)}/${s.total}` : "";
+    return `training ${s.percentage ?? 0}%${at}${s.stage ? ` · ${s.stage}` : ""}`;
+  }
+  if (s.state !== "trained") return "not trained";
+  const done = s.epochs?.length ?? 0;
+  const head = s.planned && done < s.planned ? `partial: ${done}/${s.planned} epochs` : "trained";
+  return `${head} · NPR ${pct(s.npr)} · ` + (hasInverse ? `PPR ${pct(s.ppr)}` : "no inverse map");
+}
+
 export class RunsTree implements vscode.TreeDataProvider<Node> {
   private readonly changed = new vscode.EventEmitter<Node | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   runs: any[] = [];
+  methods: any[] = [];
 
   constructor(private readonly server: ServerManager) {}
 
@@ -21,8 +38,9 @@ export class RunsTree implements vscode.TreeDataProvider<Node> {
   async getChildren(node?: Node): Promise<Node[]> {
     if (!node) {
       try {
-        const res = await this.server.request("ttvis/discover", {});
+        const [res, m] = await Promise.all([this.server.request("ttvis/discover", {}), this.server.request("ttvis/methods", {})]);
         this.runs = res.runs;
+        this.methods = m.methods;
       } catch (e: any) {
         return [{ kind: "message", text: `ttvis server: ${e?.message ?? e}` }];
       }
@@ -30,8 +48,10 @@ export class RunsTree implements vscode.TreeDataProvider<Node> {
       return this.runs.map((run) => ({ kind: "run", run }));
     }
     if (node.kind === "run") {
-      const methods = { DVI: { state: "not trained" }, ...(node.run.methods ?? {}) };
-      return Object.entries(methods).map(([method, state]) => ({ kind: "method", run: node.run, method, state }));
+      // the methods with results (or training now), and the default method so a fresh run can be trained
+      const fallback = vscode.workspace.getConfiguration("ttvis").get<string>("defaultMethod") || this.methods[0]?.name;
+      const shown = { ...(fallback ? { [fallback]: { state: "not trained" } } : {}), ...(node.run.methods ?? {}) };
+      return Object.entries(shown).map(([method, state]) => ({ kind: "method", run: node.run, method, state }));
     }
     return [];
   }
@@ -49,13 +69,15 @@ export class RunsTree implements vscode.TreeDataProvider<Node> {
       return item;
     }
     const s = node.state;
+    const info = this.methods.find((m) => m.name === node.method);
     const item = new vscode.TreeItem(node.method);
-    const pct = (v: any) => (typeof v === "number" ? v.toFixed(2) : "–");
-    item.description = s.state === "training" ? `training ${s.percentage ?? 0}%`
-      : s.state === "trained" ? `trained · NPR ${pct(s.npr)} · PPR ${pct(s.ppr)}` : "not trained";
-    item.contextValue = s.state === "trained" ? "ttvisMethodTrained" : "ttvisMethod";
-    item.iconPath = new vscode.ThemeIcon(s.state === "trained" ? "pass" : s.state === "training" ? "sync~spin" : "circle-outline");
-    item.command = s.state === "trained" ? { command: "ttvis.openVisualizer", title: "Open", arguments: [node] } : undefined;
+    item.description = describeState(s, info?.hasInverse ?? true);
+    item.tooltip = info ? `${info.description}\n${info.paper ?? ""}` : undefined;
+    const trained = s.state === "trained" || (s.state === "training" && s.epochs?.length);
+    item.contextValue = trained ? "ttvisMethodTrained" : "ttvisMethod";
+    item.iconPath = new vscode.ThemeIcon(s.state === "training" ? "sync~spin" : s.state !== "trained" ? "circle-outline"
+      : s.planned && (s.epochs?.length ?? 0) < s.planned ? "warning" : "pass");
+    item.command = trained ? { command: "ttvis.openVisualizer", title: "Open", arguments: [node] } : undefined;
     return item;
   }
 }
