@@ -38,7 +38,9 @@ SHARED ?= ../shared
 setup-vscode:
 	DEST=$(CURDIR)/.e2e/cs TEST_DIR=$(CURDIR)/.e2e/test bash $(SHARED)/vscode-e2e/install-vscode.sh
 
+# the end-to-end test installs the .vsix that `npm run package` builds, as a user would
 test-node: setup setup-node setup-browser setup-vscode
+	npm run package
 	TTVIS_PYTHON=$(abspath $(PY)) npm test
 
 # test names as they run, and the slowest tests at the end

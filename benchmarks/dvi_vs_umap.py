@@ -31,8 +31,8 @@ def main() -> None:
     import umap
 
     from ttvis.dynamics import TrainingDynamics
+    from ttvis.dynamics.source import RunSource
     from ttvis.metrics import neighbour_preserving_rate
-    from ttvis.projection.head import head_for_epoch
     from ttvis.projection.registry import make_method
 
     path = Path(args.run) if args.run else Path(__file__).parent / "_data" / "digits"
@@ -43,17 +43,19 @@ def main() -> None:
         record_digits_run(path, epochs=args.epochs)
     run = TrainingDynamics(path)
     epochs = run.epochs
-    heads = {e: head_for_epoch(run, e) for e in epochs}  # load subject models outside the timings
+    source = RunSource(run, "all")  # both methods fit every sample, as umap-learn does
+    heads = {e: source.head(e) for e in epochs}  # load subject models outside the timings
+    source.head = heads.get
     print(f"run {path}: {len(epochs)} epochs, {run.n_samples} samples, {run.dim} dims; "
           f"torch threads {torch.get_num_threads()}")
 
     # warm-up: numba compilation of umap-learn / pynndescent and our complex
     umap.UMAP().fit_transform(run.representation(epochs[-1]))
-    for _ in make_method("DVI", {"device": "cpu"}).run(run, epochs[:2], heads.get):
+    for _ in make_method("DVI", {}, {"device": "cpu"}).fit(source, epochs[:2]):
         pass
 
     t = time.perf_counter()
-    dvi_xy = {ep.epoch: ep.positions for ep in make_method("DVI", {"device": "cpu"}).run(run, epochs, heads.get)}
+    dvi_xy = {ep.epoch: ep.positions for ep in make_method("DVI", {}, {"device": "cpu"}).fit(source, epochs)}
     t_dvi = time.perf_counter() - t
 
     umap_xy, t_umap = {}, 0.0

@@ -16,11 +16,6 @@ from typing import Any, Sequence
 from ttvis import __version__
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
-TABLE_COLUMNS = [
-    ("epoch", "epoch"), ("acc tr", "accuracy_train"), ("acc te", "accuracy_test"), ("NPR tr", "npr_train"),
-    ("NPR te", "npr_test"), ("NPR bnd", "npr_boundary"), ("PPR tr", "ppr_train"), ("PPR te", "ppr_test"),
-    ("temporal", "temporal_ranking"), ("trust", "trustworthiness"), ("territory", "territory_agreement"),
-]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,124 +31,140 @@ def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _add_method_options(p: argparse.ArgumentParser) -> None:
-    from ttvis.projection.params import DVIParams, params_schema
+def _bool(text: str) -> bool:
+    t = text.strip().lower()
+    if t in ("1", "true", "yes", "on"):
+        return True
+    if t in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, found {text!r}")
 
-    p.add_argument("--method", default="DVI", help="visualization method (default: DVI; available: DVI)")
-    p.add_argument("--epochs", default=None, metavar="SPEC", help="epochs to use: all (default), 5, 1,3,5, 2-10 or 1-20:2")
-    g = p.add_argument_group("DVI parameters (defaults from the literature / tuned on the digits demo)")
-    for f in params_schema(DVIParams):
-        kw: dict[str, Any] = {"dest": "param_" + f["name"], "default": None,
-                              "help": f"{f['help']} (default: {f['default'] if not isinstance(f['default'], list) else ','.join(map(str, f['default']))})"}
-        if f.get("choices"):
+
+def _add_schema_options(g: argparse._ArgumentGroup, cls: type, prefix: str) -> None:
+    """One option per field of a parameter schema (``--n-neighbors``, ...), validated later by
+    the schema itself; the help gives the meaning, the default and the allowed range."""
+    from ttvis.projection.schema import fields
+
+    for f in fields(cls):
+        default = ",".join(map(str, f["default"])) if isinstance(f["default"], list) else f["default"]
+        extra = f"; {f['range']}" if f["range"] else ""
+        text = f"{f['help']} (default: {default}{extra})".replace("%", "%%")
+        kw: dict[str, Any] = {"dest": prefix + f["name"], "default": None, "help": text}
+        if f["choices"]:
             kw["choices"] = f["choices"]
-        if f["type"] in ("int", "float"):
-            kw["type"] = {"int": int, "float": float}[f["type"]]
-            kw["metavar"] = f["type"].upper()
-        elif f["type"] == "list":
-            kw["metavar"] = "W1,W2"
+        elif f["kind"] in ("int", "float"):
+            kw["type"], kw["metavar"] = {"int": int, "float": float}[f["kind"]], f["kind"].upper()
+        elif f["kind"] == "bool":
+            kw["type"], kw["metavar"] = _bool, "BOOL"
+        elif f["kind"] == "list":
+            kw["metavar"] = "N1,N2"
         g.add_argument(_option(f["name"]), **kw)
 
 
-def _params_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    return {k[len("param_"):]: v for k, v in vars(args).items() if k.startswith("param_") and v is not None}
+def _add_method_options(p: argparse.ArgumentParser, method: str, epochs: bool = True) -> None:
+    """``--method``, ``--epochs``, the run settings and ``method``'s own parameters."""
+    from ttvis.projection.registry import get_method, methods
+    from ttvis.projection.schema import RunParams
+
+    cls = get_method(method)
+    names = ", ".join(methods())
+    p.add_argument("--method", default=cls.name, help=f"visualization method (default: {cls.name}; available: {names}); "
+                   "`--method NAME --help` lists that method's options")
+    if epochs:
+        p.add_argument("--epochs", default=None, metavar="SPEC", help="epochs to use: all (default), 5, 1,3,5, 2-10 or 1-20:2")
+    _add_schema_options(p.add_argument_group("run settings (any method)"), RunParams, "run_")
+    _add_schema_options(p.add_argument_group(f"{cls.name} parameters ({cls.summary}; {cls.paper})"), cls.Params, "param_")
 
 
-def _fmt(v: Any) -> str:
-    return f"{v:.3f}" if isinstance(v, float) else ("-" if v is None else str(v))
+def _values(args: argparse.Namespace, prefix: str) -> dict[str, Any]:
+    return {k[len(prefix):]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
 
 
-def format_table(evals: dict[str, Any]) -> str:
-    """A fixed-width table of the per-epoch metrics in ``eval.json`` plus a mean row."""
-    rows = [[h for h, _ in TABLE_COLUMNS]]
-    for e, m in sorted(evals.get("epochs", {}).items(), key=lambda kv: int(kv[0])):
-        rows.append([e] + [_fmt(m.get(k)) for _, k in TABLE_COLUMNS[1:]])
-    mean = evals.get("summary", {}).get("mean", {})
-    if mean:
-        rows.append(["mean"] + [_fmt(mean.get(k)) if k in mean else "" for _, k in TABLE_COLUMNS[1:]])
-    return _fixed_width(rows)
+def _method_in(argv: Sequence[str]) -> str:
+    """The ``--method`` given on the command line (to build that method's options), else the first registered."""
+    from ttvis.projection.registry import get_method, methods
+
+    for i, a in enumerate(argv):
+        if a == "--method" and i + 1 < len(argv):
+            name = argv[i + 1]
+        elif a.startswith("--method="):
+            name = a.split("=", 1)[1]
+        else:
+            continue
+        try:
+            return get_method(name).name
+        except ValueError:
+            return next(iter(methods()))  # the command's own check reports the unknown name
+    return next(iter(methods()))
 
 
-def _fixed_width(rows: list[list[str]]) -> str:
-    """Right-aligned columns, a dashed rule under the header row."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-class _Progress:
-    """tqdm bar driven by a pipeline's ``on_epoch`` callback."""
-
-    def __init__(self, desc: str, keys: Sequence[str] = ("npr_train", "ppr_train")):
-        self.desc, self.keys, self.bar = desc, keys, None
-
-    def __call__(self, epoch: int, total: int, metrics: dict) -> None:
-        from tqdm import tqdm
-
-        if self.bar is None:
-            self.bar = tqdm(total=total, desc=self.desc, unit="epoch", dynamic_ncols=True, file=sys.stderr)
-        post = {"epoch": epoch, **{k.replace("_train", "").upper(): f"{metrics[k]:.2f}" for k in self.keys if isinstance(metrics.get(k), float)}}
-        self.bar.set_postfix(post)
-        self.bar.update(1)
-
-    def close(self) -> None:
-        """Close the bar if one was opened."""
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _note(msg: str) -> None:
-    print(f"note: {msg}", file=sys.stderr)
-
-
-def _run_visualize(path: str, method: str, params: dict, epochs: str | None) -> dict:
+def _run_visualize(path: str, method: str, params: dict, epochs: str | None, run: dict, restart: bool = False,
+                   quiet: bool = False) -> dict:
+    from ttvis.console import Progress, note
     from ttvis.pipeline import visualize
 
-    prog = _Progress(f"{method} {Path(path).name}")
+    prog = Progress(f"{method} {Path(path).name}")
     try:
-        return visualize(path, method, params, epochs, on_epoch=prog, on_message=_note)
+        return visualize(path, method, params, epochs, on_epoch=None if quiet else prog, on_message=note,
+                         on_stage=prog.stage, run=run, restart=restart)
     finally:
         prog.close()
 
 
 def _print_outputs(path: Path, method: str, evals: dict, render_out: dict | None = None) -> None:
-    d = path / "visualize" / method
-    print(format_table(evals))
+    from ttvis.console import epoch_table, fmt
+    from ttvis.projection.registry import get_method
+
+    cls = get_method(method)
+    d = path / "visualize" / cls.name
+    print(epoch_table(evals, cls.has_inverse))
     s = evals.get("summary", {})
     if s:
-        print(f"\nlast epoch {s['last_epoch']}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in s["final"].items() if v is not None))
+        print(f"\nlast epoch {s['last_epoch']}: " + ", ".join(f"{k} {fmt(v)}" for k, v in s["final"].items() if v is not None))
     print(f"\noutputs in {d}/")
     print("  projection/E.npy   2-D positions [N, 2] per epoch")
     if any((d / "bgimg").glob("*.png")):
-        print("  bgimg/E.png        territory backgrounds (scale/E.npy: their x_min, y_min, x_max, y_max)")
+        print("  bgimg/E.png        territory backgrounds (bgimg/E.npy: their classes; scale/E.npy: x_min, y_min, x_max, y_max)")
+    elif not cls.has_inverse:
+        print(f"  (no territories: {cls.name} has no inverse map)")
     else:
         print("  (no territories: a representation-only run has no classes to paint)")
-    print("  eval.json          the metrics above; params.json: the parameters used; model/E.pth: the vis model")
+    print("  eval.json          the metrics above; params.json: the parameters used; model/E.pth: the method's state")
     if render_out:
         print("  frames/E.png       one frame per epoch")
         if render_out.get("gif"):
             print(f"  {Path(render_out['gif']).name:<18} the animation")
 
 
+def _schema_error(exc: Exception) -> Exception:
+    """A ParamError phrased with the CLI option's name."""
+    from ttvis.projection.schema import ParamError
+
+    if isinstance(exc, ParamError) and exc.known is None:
+        return ValueError(exc.message(_option(exc.field)))
+    return exc
+
+
 # ---- commands ---------------------------------------------------------------
 def cmd_visualize(args: argparse.Namespace) -> int:
     """`ttvis visualize PATH`: train the vis model, print the metrics table and output paths."""
-    evals = _run_visualize(args.path, args.method, _params_from_args(args), args.epochs)
-    from ttvis.projection.registry import get_method
-
-    _print_outputs(Path(args.path).resolve(), get_method(args.method).name, evals)
+    evals = _run_visualize(args.path, args.method, _values(args, "param_"), args.epochs, _values(args, "run_"),
+                           args.restart, args.quiet)
+    if not args.quiet:
+        _print_outputs(Path(args.path).resolve(), args.method, evals)
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """`ttvis eval PATH`: recompute eval.json from results on disk and print it."""
+    from ttvis.console import Progress, epoch_table, note
     from ttvis.pipeline import evaluate
     from ttvis.projection.registry import get_method
 
-    prog = _Progress("evaluating")
+    cls = get_method(args.method)
+    prog = Progress("evaluating")
     try:
-        evals = evaluate(args.path, args.method, on_epoch=prog, on_message=_note)
+        evals = evaluate(args.path, cls.name, on_epoch=prog, on_message=note)
     finally:
         prog.close()
     if args.json:
@@ -161,16 +172,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         print(json.dumps(evals, indent=2))
     else:
-        print(format_table(evals))
-        print(f"\nwritten: {Path(args.path).resolve() / 'visualize' / get_method(args.method).name / 'eval.json'}")
+        print(epoch_table(evals, cls.has_inverse))
+        print(f"\nwritten: {Path(args.path).resolve() / 'visualize' / cls.name / 'eval.json'}")
     return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     """`ttvis render PATH`: PNG frames (and with --gif an animation) from results on disk."""
+    from ttvis.console import Progress
     from ttvis.pipeline import render
 
-    prog = _Progress("rendering frames", keys=())
+    prog = Progress("rendering frames", keys=())
     try:
         out = render(args.path, args.method, gif=args.gif, epochs=args.epochs, on_epoch=prog, size_px=args.size)
     finally:
@@ -181,12 +193,24 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """`ttvis compare PATH`: every chosen method side by side; writes visualize/compare.{md,json}."""
+    from ttvis.compare import compare, dumps
+    from ttvis.console import note
+
+    names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    out = compare(args.path, names, args.epochs, _values(args, "run_"), args.restart, on_message=note)
+    print(dumps(out) if args.json else out["markdown"] + f"\nwritten: {', '.join(out['written'])}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """`ttvis demo`: record the digits CNN run, visualize it with DVI, render frames and GIF."""
+    """`ttvis demo`: record the digits CNN run, visualize it, render frames and GIF."""
     import time
 
     from tqdm import tqdm
 
+    from ttvis.console import Progress
     from ttvis.demo.digits import record_digits_run
     from ttvis.pipeline import render
 
@@ -203,14 +227,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         record_digits_run(out, epochs=args.epochs, seed=args.seed, on_epoch=on_train)
     finally:
         bar.close()
-    params = _params_from_args(args)
-    params.setdefault("seed", args.seed)
-    evals = _run_visualize(str(out), args.method, params, None)
-    prog = _Progress("rendering frames", keys=())
+    run = {"seed": args.seed, **({"device": args.device} if args.device else {})}
+    evals = _run_visualize(str(out), args.method, {}, None, run, restart=True)
+    prog = Progress("rendering frames", keys=())
     try:
         r = render(out, args.method, gif=True, on_epoch=prog)
     finally:
         prog.close()
+    if args.docs:
+        from ttvis.dynamics import atomic
+
+        frame = Path(r["frames"][-1])
+        atomic.save_bytes(Path(args.docs), frame.read_bytes())
+        print(f"docs: copied {frame} to {args.docs}")
     print(f"\nrecorded run: {out}  (dataset/, model/, model.py, index.json)\n")
     _print_outputs(out, args.method, evals, r)
     print(f"\ndone in {time.perf_counter() - t0:.0f} s. Animation: {r['gif']}\n"
@@ -228,7 +257,9 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     if todo == []:
         print(f"{path}: nothing to compute; every epoch has its representations and predictions (use --force to recompute)")
         return 0
-    prog = _Progress("preprocessing", keys=())
+    from ttvis.console import Progress
+
+    prog = Progress("preprocessing", keys=())
     try:
         out = preprocess(path, force=args.force, device=args.device, batch_size=args.batch_size, on_epoch=prog)
     finally:
@@ -241,6 +272,7 @@ def cmd_evaluate_model(args: argparse.Namespace) -> int:
     """`ttvis evaluate-model PATH`: per-epoch accuracy and loss of the subject model."""
     import json
 
+    from ttvis.console import fixed_width, fmt
     from ttvis.metrics.subject_model import evaluate_subject_model
 
     out = evaluate_subject_model(args.path)
@@ -249,8 +281,8 @@ def cmd_evaluate_model(args: argparse.Namespace) -> int:
         return 0
     rows = [["epoch", "train acc", "test acc", "train loss", "test loss"]]
     for e in out["train_acc"]:
-        rows.append([e] + [_fmt(out[k][e]) for k in ("train_acc", "test_acc", "train_loss", "test_loss")])
-    print(_fixed_width(rows))
+        rows.append([e] + [fmt(out[k][e]) for k in ("train_acc", "test_acc", "train_loss", "test_loss")])
+    print(fixed_width(rows))
     print(f"\nwritten: {Path(args.path).expanduser().resolve() / 'subject_model_eval.json'}")
     return 0
 
@@ -259,7 +291,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     """`ttvis convert PATH --to OUT`: write a run of any layout in the canonical layout."""
     from ttvis.dynamics.convert import convert
 
-    prog = _Progress("converting", keys=())
+    from ttvis.console import Progress
+
+    prog = Progress("converting", keys=())
     try:
         out = convert(args.path, args.to, on_epoch=prog)
     finally:
@@ -284,11 +318,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser of the ``ttvis`` command (all subcommands)."""
+def build_parser(method: str | None = None) -> argparse.ArgumentParser:
+    """The argparse parser of the ``ttvis`` command (all subcommands); ``visualize``, ``demo``
+    and ``compare`` carry the options of ``method`` (default: the first registered method)."""
+    from ttvis.projection.registry import get_method, methods
+
+    method = method or next(iter(methods()))
+    names = ", ".join(methods())
     p = _Parser(
         prog="ttvis",
-        description="Time-Travelling Visualizer: project a recorded training run to 2-D per epoch (DVI), "
+        description=f"Time-Travelling Visualizer: project a recorded training run to 2-D per epoch ({names}), "
         "paint the model's decision territories and measure how faithful the picture is.",
         epilog="A run folder holds dataset/representation/E.npy, dataset/prediction/E.npy, dataset/label/labels.npy, "
         "index.json and optionally model.py + model/E.pth; record one with ttvis.Recorder. The original project's "
@@ -297,28 +336,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"ttvis {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    d = sub.add_parser("demo", help="train a CNN on the bundled digits, record it, visualize with DVI, render frames + GIF")
+    first = get_method(method).name
+    d = sub.add_parser("demo", help=f"train a CNN on the bundled digits, record it, visualize it ({first}), render frames + GIF")
     d.add_argument("--out", default="ttvis-demo/digits", help="run folder to write (default: ttvis-demo/digits)")
     d.add_argument("--epochs", type=int, default=20, help="training epochs of the CNN (default: 20)")
-    d.add_argument("--method", default="DVI", help="visualization method (default: DVI)")
+    d.add_argument("--method", default=first, help=f"visualization method (default: {first}; available: {names})")
     d.add_argument("--seed", type=int, default=0, help="seed for the split, the CNN and the projection (default: 0)")
-    d.add_argument("--device", dest="param_device", choices=["auto", "cpu", "cuda"], default=None, help="torch device (default: auto)")
+    d.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="torch device (default: auto)")
+    d.add_argument("--docs", metavar="PNG", default=None, help="also copy the last frame there (how docs/demo-epoch20.png is made)")
     d.set_defaults(func=cmd_demo)
 
-    v = sub.add_parser("visualize", help="train the vis model on a run; writes visualize/<METHOD>/ (projection, bgimg, scale, eval.json)")
+    v = sub.add_parser("visualize", help="train a vis method on a run; writes visualize/<METHOD>/ (projection, bgimg, scale, "
+                       "eval.json); run again after a stop to continue")
     v.add_argument("path", help="the training-dynamic folder")
-    _add_method_options(v)
+    _add_method_options(v, method)
+    v.add_argument("--restart", action="store_true", help="start over even when a stopped run with the same parameters "
+                   "could continue (earlier results move to visualize/<METHOD>.previous or .partial)")
+    v.add_argument("--quiet", action="store_true", help="no progress bar and no table (for scripts)")
     v.set_defaults(func=cmd_visualize)
+
+    c = sub.add_parser("compare", help="every method side by side on a run: time, memory, faithfulness; writes "
+                       "visualize/compare.md and compare.json (matching results are reused)")
+    c.add_argument("path", help="the training-dynamic folder")
+    c.add_argument("--methods", default=",".join(m for m, cls in methods().items() if cls.__module__.startswith("ttvis.")),
+                   help=f"comma-separated methods (default: every built-in one: {names})")
+    c.add_argument("--epochs", default=None, metavar="SPEC", help="epochs to use: all (default), 5, 1,3,5, 2-10 or 1-20:2")
+    _add_schema_options(c.add_argument_group("run settings (every method)"), _run_params(), "run_")
+    c.add_argument("--restart", action="store_true", help="retrain every method even when matching results exist")
+    c.add_argument("--json", action="store_true", help="print compare.json instead of the table")
+    c.set_defaults(func=cmd_compare)
 
     e = sub.add_parser("eval", help="(re)compute visualize/<METHOD>/eval.json from existing results and print it")
     e.add_argument("path", help="the training-dynamic folder")
-    e.add_argument("--method", default="DVI", help="visualization method (default: DVI)")
+    e.add_argument("--method", default=first, help=f"visualization method (default: {first}; available: {names})")
     e.add_argument("--json", action="store_true", help="print the whole eval.json instead of a table")
     e.set_defaults(func=cmd_eval)
 
     r = sub.add_parser("render", help="PNG frames (and a GIF) from existing results")
     r.add_argument("path", help="the training-dynamic folder")
-    r.add_argument("--method", default="DVI", help="visualization method (default: DVI)")
+    r.add_argument("--method", default=first, help=f"visualization method (default: {first}; available: {names})")
     r.add_argument("--epochs", default=None, metavar="SPEC", help="epochs to render (default: all with results)")
     r.add_argument("--gif", action="store_true", help="also write visualize/<METHOD>/<METHOD>.gif")
     r.add_argument("--size", type=int, default=720, help="frame width and height in pixels (default: 720)")
@@ -360,21 +416,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _run_params() -> type:
+    from ttvis.projection.schema import RunParams
+
+    return RunParams
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ttvis`` console script; returns the exit status
     (0 ok, 2 bad input with one ``error:`` line, 130 interrupted)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_ERROR
+    argv = list(sys.argv[1:] if argv is None else argv)
     from ttvis.dynamics.errors import DynamicsError
     from ttvis.dynamics.lock import LockedError
 
     try:
+        parser = build_parser(_method_in(argv))
+    except (ValueError, ImportError) as exc:  # a plugin that fails to load
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_ERROR
+    try:
         return int(args.func(args) or 0)
     except (DynamicsError, ValueError, FileNotFoundError, LockedError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_schema_error(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         path = getattr(args, "path", None) or getattr(args, "out", None)

@@ -21,21 +21,17 @@ from ttvis.dynamics.errors import DynamicsError
 from ttvis.dynamics.folder import TrainingDynamics
 from ttvis.dynamics.lock import method_lock
 from ttvis.dynamics.results import VisResults
-from ttvis.metrics import faithfulness as fm
-from ttvis.projection.dvi import EpochProjection
-from ttvis.projection.head import PredictionHead, head_for_epoch
-from ttvis.projection.params import params_to_dict
-from ttvis.projection.registry import make_method
-from ttvis.render.territory import paint_territory, position_to_pixel, territory_scale
+from ttvis.dynamics.source import RunSource
+from ttvis.metrics.report import K, epoch_metrics, run_temporal, summary, temporal_sample
+from ttvis.projection.base import EpochResult, Resume, VisMethod
+from ttvis.projection.device import resolve_device
+from ttvis.projection.registry import get_method, make_method
+from ttvis.projection.schema import RunParams, as_dict, validate
+from ttvis.render.territory import paint_territory, territory_scale
 
 OnEpoch = Callable[[int, int, dict], None]
 OnMessage = Callable[[str], None]
 OnStage = Callable[[int, str], None]
-K = 15
-_TEMPORAL_MAX = 3000  # samples scored by temporal ranking (a fixed random subset above this)
-
-SUMMARY_KEYS = ["npr_train", "npr_test", "npr_boundary", "ppr_train", "ppr_test", "temporal_ranking",
-                "trustworthiness", "continuity", "territory_agreement"]
 
 
 def parse_epochs(spec: str | list[int] | None, available: list[int]) -> list[int]:
@@ -87,80 +83,221 @@ def parse_epochs(spec: str | list[int] | None, available: list[int]) -> list[int
     return sorted(set(chosen))
 
 
-def epoch_metrics(run: TrainingDynamics, ep: EpochProjection, territory_pred: np.ndarray | None = None,
-                  scale: np.ndarray | None = None, k: int = K) -> dict[str, Any]:
-    """Faithfulness metrics of one epoch (DESIGN.md definitions), a JSON-ready dict.
+def _config_params(run: TrainingDynamics, cls: type, on_message: OnMessage | None) -> tuple[dict, dict]:
+    """The method's parameters and the run settings stored with the run (an original-layout
+    ``config.json``'s block for the method), announced through ``on_message``."""
+    block = run.source.vis_config(cls.name)
+    if not block:
+        return {}, {}
+    params, notes = cls.params_from_config(block)
+    vis = block.get("VISUALIZATION") if isinstance(block.get("VISUALIZATION"), dict) else {}
+    run_params = {name: vis[key] for key, name in RUN_CONFIG_KEYS.items() if key in vis}
+    where = run.source.info_path.name
+    if (params or run_params) and on_message:
+        on_message(f"parameters from {where}: " + ", ".join(f"{k}={v}" for k, v in {**params, **run_params}.items())
+                   + " (options given here override them)")
+    for n in notes:
+        if on_message:
+            on_message(f"{where}: {n}")
+    return params, run_params
 
-    Keys: npr_train (neighbours among training samples), npr_test (test samples' neighbours
-    among all samples), npr_boundary (boundary samples' neighbours among training samples),
-    ppr_train/ppr_test, trustworthiness/continuity (all samples), territory_agreement (share
-    of samples whose background pixel shows their predicted class), accuracy_train/test of
-    the subject model (from recorded predictions), plus the method's training statistics.
+
+#: original ``config.json`` VISUALIZATION keys that are run settings, not a method's
+RUN_CONFIG_KEYS = {"RESOLUTION": "resolution"}
+
+
+def _same_run(old: dict[str, Any] | None, record: dict[str, Any]) -> bool:
+    """Whether results with ``params.json`` ``old`` were made by the run ``record`` describes."""
+    if not old:
+        return False
+    return all(old.get(k) == record.get(k) for k in ("method", "params", "run", "epochs", "device"))
+
+
+def _resume_point(res: VisResults, vm: VisMethod, chosen: list[int]) -> Resume | None:
+    """Where a matching earlier run stopped: its last finished epoch, when every chosen epoch
+    before it is finished too (else None: start over)."""
+    import torch
+
+    done = set(res.epochs())
+    k = 0
+    while k < len(chosen) and chosen[k] in done:
+        k += 1
+    if k == 0:
+        return None
+    last = chosen[k - 1]
+    path = res.model_path(last)
+    try:
+        state = torch.load(res._safe(path), map_location="cpu", weights_only=True) if path.exists() else {}
+    except Exception as exc:
+        raise DynamicsError(path, f"the {vm.name} state saved with epoch {last}", f"unreadable ({exc})") from None
+    return Resume(last, state, res.projection(last))
+
+
+def visualize(
+    run_path: str | Path,
+    method: str = "DVI",
+    params: dict[str, Any] | None = None,
+    epochs: str | list[int] | None = None,
+    on_epoch: OnEpoch | None = None,
+    on_message: OnMessage | None = None,
+    cancel: threading.Event | None = None,
+    on_stage: OnStage | None = None,
+    run: dict[str, Any] | None = None,
+    restart: bool = False,
+) -> dict[str, Any]:
+    """Train ``method``'s vis model on a run and write ``visualize/<METHOD>/`` epoch by epoch.
+
+    Each finished epoch's method state (``model/E.pth``), territory (``bgimg``, ``scale``),
+    metrics (``eval.json``) and, last, projection land on disk atomically before ``on_epoch``
+    is called; an epoch counts once its projection exists, so an interruption keeps every
+    finished epoch complete. Everything is checked before earlier results are touched, and
+    they move aside (``<METHOD>.previous`` / ``.partial``) only when the new run has finished
+    its first epoch. The same call after a stop (same method, parameters, run settings and
+    epochs as ``params.json``) continues from the last finished epoch, leaving finished
+    epochs' files untouched; ``restart=True`` starts over.
+
+    Args:
+        run_path: the training-dynamic folder.
+        method: a registered method name (:mod:`ttvis.projection.registry`).
+        params: the method's parameters (validated against its schema).
+        epochs: which epochs (see :func:`parse_epochs`); default all.
+        on_epoch: ``on_epoch(epoch, total, metrics)`` after each epoch.
+        on_message: human-readable notes (which prediction head, resuming, moved results).
+        cancel: set to stop; raises :class:`~ttvis.projection.base.Cancelled`.
+        on_stage: ``on_stage(epoch, stage)`` as each step starts (epoch 0: before the first).
+        run: run settings (:class:`~ttvis.projection.schema.RunParams`: seed, device,
+            resolution, fit_on).
+        restart: start over even when a matching stopped run could continue.
+
+    Returns:
+        The final ``eval.json`` contents.
+
+    Raises:
+        DynamicsError: a bad run folder; ValueError (ParamError): unknown method, parameter or
+        epoch; LockedError: another process writes these results; Cancelled or
+        KeyboardInterrupt: stopped (finished epochs stay on disk).
     """
-    x, xy = run.representation(ep.epoch), ep.positions
-    tr, te = run.train_index, run.test_index
-    m: dict[str, Any] = {
-        "npr_train": fm.neighbour_preserving_rate(x[tr], xy[tr], k),
-        "npr_test": fm.neighbour_preserving_rate(x, xy, k, query=te) if te.size else None,
-        "npr_boundary": fm.neighbour_preserving_rate_cross(ep.boundary, x[tr], ep.boundary_positions, xy[tr], k) if len(ep.boundary) else None,
-        "trustworthiness": fm.trustworthiness(x, xy, k),
-        "continuity": fm.continuity(x, xy, k),
-    }
-    head = ep.head
-    if head is not None and ep.decode is not None:
-        m["ppr_train"] = fm.prediction_preserving_rate(x[tr], ep.encode, ep.decode, head.probabilities)
-        m["ppr_test"] = fm.prediction_preserving_rate(x[te], ep.encode, ep.decode, head.probabilities) if te.size else None
-    predicted = run.predicted_class(ep.epoch)
-    if predicted is None and head is not None:
-        predicted = head.probabilities(x).argmax(1)
-    if predicted is not None and (run.labels >= 0).any():
-        m["accuracy_train"] = float((predicted[tr] == run.labels[tr]).mean())
-        m["accuracy_test"] = float((predicted[te] == run.labels[te]).mean()) if te.size else None
-    if territory_pred is not None and scale is not None and predicted is not None:
-        r, c = position_to_pixel(xy, scale, territory_pred.shape[0])
-        m["territory_agreement"] = float((territory_pred[r, c] == predicted).mean())
+    from ttvis.projection.device import job_determinism
+
+    stage = on_stage or (lambda e, s: None)
+    say = on_message or (lambda m: None)
+    stage(0, "checking the run")
+    _complete_arrays(run_path, on_message, cancel)
+    tdyn = TrainingDynamics(run_path)
+    tdyn.validate()  # everything is checked before the earlier results are touched
+    skipped = [e for e in tdyn.recorded_epochs if e not in tdyn.epochs]
+    if skipped:
+        say(f"epoch(s) {', '.join(map(str, skipped))} have a checkpoint but no representations and are left out "
+            f"(`ttvis preprocess` needs the model inputs, which this {tdyn.layout} run does not store)")
+    cls = get_method(method)
+    stored, stored_run = _config_params(tdyn, cls, on_message)
+    rp = validate(RunParams, {**stored_run, **(run or {})})
+    device = resolve_device(rp.device)
+    vm = make_method(cls.name, {**stored, **(params or {})}, rp, device)
+    chosen = parse_epochs(epochs, tdyn.epochs)
+    source = RunSource(tdyn, rp.fit_on, device, on_message)
+    source.head(chosen[0])  # builds the subject model (imports model.py, loads the checkpoint) before anything moves
+    record = {"method": vm.name, "params": as_dict(vm.params), "run": as_dict(rp), "epochs": chosen, "device": device,
+              "ttvis": __version__, "path": str(tdyn.path), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    with method_lock(tdyn.path, vm.name, command=f"{vm.name} training of {tdyn.name}"):
+        res = VisResults(tdyn.path, vm.name, tdyn.n_samples)
+        old = res.params()
+        resume = None
+        if _same_run(old, record) and not restart:
+            resume = _resume_point(res, vm, chosen)
+            if resume is not None and resume.epoch == chosen[-1]:
+                say(f"{vm.name} results for these parameters are complete in {res.dir} (restart to train again)")
+                return res.eval()
+            if resume is not None:
+                say(f"continuing the stopped run after epoch {resume.epoch} ({len(res.epochs())} of {len(chosen)} epochs "
+                    f"done; their files are kept)")
+        elif old and res.epochs() and not restart:
+            say(f"parameters differ from {res.params_path}: starting a new run")
+        evals: dict[str, Any] = res.eval() if resume is not None else {"method": vm.name, "k": K, **_inverse_note(cls), "epochs": {}}
+        evals.pop("summary", None)
+        if resume is not None:
+            res.write_params({**old, "resumed": [*old.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S")]})
+        first_write = resume is None
+        t_start = t0 = time.perf_counter()
+        with job_determinism(device):
+            for ep in vm.fit(source, chosen, resume=resume, cancel=cancel, on_stage=stage):
+                t_proj = time.perf_counter() - t0
+                if first_write:  # only now make room for the new results
+                    moved = res.begin_new_run(record)
+                    first_write = False
+                    if moved:
+                        say(f"earlier {vm.name} results moved to {moved}")
+                m = _write_epoch(tdyn, source, res, vm, ep, rp.resolution, stage)
+                m["seconds"] = {**m["seconds"], "projection": t_proj}
+                evals["epochs"][str(ep.epoch)] = m
+                res.write_eval(evals)
+                res.write_projection(ep.epoch, ep.positions)  # last: its presence marks a complete epoch
+                if on_epoch:
+                    on_epoch(ep.epoch, len(chosen), m)
+                t0 = time.perf_counter()
+        stage(chosen[-1], "temporal measures")
+        _add_temporal(tdyn, res, evals, chosen)
+        evals["seconds"] = evals.get("seconds", 0.0) + time.perf_counter() - t_start if resume else time.perf_counter() - t_start
+        evals["peak_rss_mb"] = _peak_rss_mb()
+        res.write_eval(evals)
+    return evals
+
+
+def _write_epoch(tdyn: TrainingDynamics, source: RunSource, res: VisResults, vm: VisMethod, ep: EpochResult,
+                 resolution: int, stage: OnStage) -> dict[str, Any]:
+    """Write one epoch's state, scale and territory; return its metrics (not yet its projection)."""
+    res.write_model(ep.epoch, vm.epoch_state(ep))
+    scale = territory_scale(ep.positions)
+    res.write_scale(ep.epoch, scale)
+    head = source.head(ep.epoch)
+    terr = None
+    t1 = time.perf_counter()
+    if head is not None and ep.inverse is not None:
+        stage(ep.epoch, "territory")
+        rgb, terr = paint_territory(ep.inverse.decode, head.probabilities, scale, resolution, tdyn.n_classes)
+        res.write_background(ep.epoch, rgb, terr)
+    t_terr = time.perf_counter() - t1
+    stage(ep.epoch, "metrics")
+    m = _metrics(tdyn, ep, head, terr, scale)
     m["training"] = dict(ep.stats)
+    m["seconds"] = {"territory": t_terr}
     return m
 
 
-def _temporal(run: TrainingDynamics, positions: dict[int, np.ndarray], seed: int = 0) -> dict[int, float]:
-    epochs = sorted(positions)
-    n = run.n_samples
-    samples = np.arange(n) if n <= _TEMPORAL_MAX else np.sort(np.random.default_rng(seed).choice(n, _TEMPORAL_MAX, replace=False))
-    highs = [run.representation(e)[samples] for e in epochs]
-    lows = [positions[e][samples] for e in epochs]
-    return {e: fm.temporal_ranking(highs, lows, i) for i, e in enumerate(epochs)}
+def _metrics(tdyn: TrainingDynamics, ep: EpochResult, head: Any, terr: np.ndarray | None, scale: np.ndarray | None) -> dict[str, Any]:
+    m = epoch_metrics(tdyn.representation(ep.epoch), ep, tdyn.train_index, tdyn.test_index,
+                      probabilities=head.probabilities if head is not None else None,
+                      predicted=tdyn.predicted_class(ep.epoch), labels=tdyn.labels, territory=terr, scale=scale)
+    if head is not None:
+        m["head"] = head.source
+    return m
 
 
-def _summary(evals: dict[str, Any]) -> dict[str, Any]:
-    ep = evals.get("epochs", {})
-    if not ep:
-        return {}
-    last = max(ep, key=int)
+def _add_temporal(tdyn: TrainingDynamics, res: VisResults, evals: dict[str, Any], epochs: list[int]) -> None:
+    """The run's temporal measures over ``epochs`` (positions read back from disk), into
+    ``evals["temporal"]``, each epoch's ``temporal_ranking`` and the summary."""
+    done = [e for e in epochs if str(e) in evals["epochs"]]
+    sample = temporal_sample(tdyn.n_samples)
+    high = [tdyn.representation(e)[sample] for e in done]
+    low = [res.projection(e)[sample] for e in done]
+    evals["temporal"] = run_temporal(high, low, done, tdyn.n_samples)
+    for e, v in evals["temporal"]["ranking_per_epoch"].items():
+        evals["epochs"][e]["temporal_ranking"] = v
+    evals["summary"] = summary(evals)
 
-    def mean(key: str) -> float | None:
-        vals = [v[key] for v in ep.values() if isinstance(v.get(key), (int, float))]
-        return float(np.mean(vals)) if vals else None
 
-    return {"last_epoch": int(last), "final": {k: ep[last].get(k) for k in SUMMARY_KEYS},
-            "mean": {k: mean(k) for k in SUMMARY_KEYS}}
+def _inverse_note(cls: type[VisMethod]) -> dict[str, Any]:
+    """``eval.json``'s word on the inverse map: ``{"inverse_map": bool}``, plus a note when absent."""
+    if cls.has_inverse:
+        return {"inverse_map": True}
+    return {"inverse_map": False, "note": f"{cls.name} has no inverse map: no territories and no PPR"}
 
 
-def _heads(run: TrainingDynamics, device: str, on_message: OnMessage | None) -> Callable[[int], PredictionHead | None]:
-    said = set()
-    cache: dict[int, PredictionHead | None] = {}
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MiB (``getrusage``)."""
+    import resource
 
-    def get(e: int) -> PredictionHead | None:
-        if e not in cache:
-            cache.clear()
-            cache[e] = head_for_epoch(run, e, device)
-            h = cache[e]
-            if h is not None and h.source not in said and on_message:
-                said.add(h.source)
-                on_message(f"prediction head: {h.description}")
-        return cache[e]
-
-    return get
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _complete_arrays(run_path: str | Path, on_message: OnMessage | None, cancel: threading.Event | None) -> None:
@@ -177,139 +314,23 @@ def _complete_arrays(run_path: str | Path, on_message: OnMessage | None, cancel:
     preprocess(path, cancel=cancel)
 
 
-def visualize(
-    run_path: str | Path,
-    method: str = "DVI",
-    params: dict[str, Any] | None = None,
-    epochs: str | list[int] | None = None,
-    on_epoch: OnEpoch | None = None,
-    on_message: OnMessage | None = None,
-    cancel: threading.Event | None = None,
-    on_stage: OnStage | None = None,
-) -> dict[str, Any]:
-    """Train ``method``'s vis model on a run and write ``visualize/<METHOD>/`` epoch by epoch.
-
-    Each finished epoch's vis model, territory (``bgimg``, ``scale``), metrics
-    (``eval.json``) and, last, projection land on disk atomically before ``on_epoch`` is
-    called; an epoch is listed only once its projection exists, so an interruption
-    keeps every finished epoch complete. Earlier results move to ``<METHOD>.previous``.
-
-    Args:
-        run_path: the training-dynamic folder.
-        method: ``"DVI"`` (see :mod:`ttvis.projection.registry`).
-        params: the method's parameters (validated against its dataclass).
-        epochs: which epochs (see :func:`parse_epochs`); default all.
-        on_epoch: ``on_epoch(epoch, total, metrics)`` after each epoch.
-        on_message: human-readable notes (e.g. which prediction head is used).
-        cancel: set to stop; raises :class:`~ttvis.projection.trainer.Cancelled`.
-        on_stage: ``on_stage(epoch, stage)`` as each step starts (epoch 0: before the first
-            epoch, e.g. "checking the run"); for progress displays.
-
-    Returns:
-        The final ``eval.json`` contents.
+def load_epoch(tdyn: TrainingDynamics, source: RunSource, res: VisResults, epoch: int) -> EpochResult:
+    """Rebuild a finished epoch (positions + the method's saved state) from disk.
 
     Raises:
-        DynamicsError: a bad run folder; ValueError: unknown method/parameter/epoch;
-        Cancelled or KeyboardInterrupt: stopped (finished epochs stay on disk).
-    """
-    stage = on_stage or (lambda e, s: None)
-    stage(0, "checking the run")
-    _complete_arrays(run_path, on_message, cancel)
-    run = TrainingDynamics(run_path)
-    # everything is checked before the earlier results are touched
-    run.validate()
-    skipped = [e for e in run.recorded_epochs if e not in run.epochs]
-    if skipped and on_message:
-        on_message(f"epoch(s) {', '.join(map(str, skipped))} have a checkpoint but no representations and are left out "
-                   f"(`ttvis preprocess` needs the model inputs, which this {run.layout} run does not store)")
-    stored, notes = run.source.vis_params(method)
-    if stored and on_message:
-        on_message(f"parameters from {run.source.info_path.name}: " + ", ".join(f"{k}={v}" for k, v in stored.items())
-                   + " (options given here override them)")
-    for n in notes:
-        if on_message:
-            on_message(f"{run.source.info_path.name}: {n}")
-    vm = make_method(method, {**stored, **(params or {})})
-    chosen = parse_epochs(epochs, run.epochs)
-    from ttvis.projection.device import resolve_device
-
-    device = resolve_device(vm.params.device)
-    heads = _heads(run, device, on_message)
-    _check_heads(run, chosen, heads)
-    p = params_to_dict(vm.params)
-    record = {"method": vm.name, "params": p, "epochs": chosen, "ttvis": __version__, "device": device,
-              "run": str(run.path), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    with method_lock(run.path, vm.name, command=f"{vm.name} training of {run.name}"):
-        res = VisResults(run.path, vm.name, run.n_samples)
-        evals: dict[str, Any] = {"method": vm.name, "k": K, "epochs": {}}
-        positions: dict[int, np.ndarray] = {}
-        t_start = time.perf_counter()
-        t0 = t_start
-        for ep in vm.run(run, chosen, heads, cancel=cancel, on_stage=stage):
-            t_proj = time.perf_counter() - t0
-            if not positions:  # the first finished epoch: only now make room for the new results
-                moved = res.begin_new_run(record)
-                if moved and on_message:
-                    on_message(f"earlier {vm.name} results moved to {moved}")
-            res.write_model(ep.epoch, ep.state)
-            scale = territory_scale(ep.positions)
-            res.write_scale(ep.epoch, scale)
-            terr = None
-            t1 = time.perf_counter()
-            if ep.head is not None and ep.decode is not None:
-                stage(ep.epoch, "territory")
-                rgb, terr = paint_territory(ep.decode, ep.head.probabilities, scale, p["resolution"], run.n_classes)
-                res.write_background(ep.epoch, rgb, terr)
-            t_terr = time.perf_counter() - t1
-            stage(ep.epoch, "metrics")
-            m = epoch_metrics(run, ep, terr, scale)
-            m["seconds"] = {"projection": t_proj, "territory": t_terr}
-            if ep.head is not None:
-                m["head"] = ep.head.source
-            positions[ep.epoch] = ep.positions
-            evals["epochs"][str(ep.epoch)] = m
-            res.write_eval(evals)
-            res.write_projection(ep.epoch, ep.positions)  # last: its presence marks a complete epoch
-            if on_epoch:
-                on_epoch(ep.epoch, len(chosen), m)
-            t0 = time.perf_counter()
-        for e, v in _temporal(run, positions).items():
-            evals["epochs"][str(e)]["temporal_ranking"] = v
-        evals["summary"] = _summary(evals)
-        evals["seconds"] = time.perf_counter() - t_start
-        res.write_eval(evals)
-    return evals
-
-
-def _check_heads(run: TrainingDynamics, chosen: list[int], heads: Callable[[int], PredictionHead | None]) -> None:
-    """Fail before any result is touched when the subject model cannot be built: it is
-    built for the first chosen epoch (imports ``model.py``, loads that checkpoint).
-
-    Raises:
-        DynamicsError: ``model.py`` or the checkpoint broken (names the file).
-    """
-    heads(chosen[0])
-
-
-def load_epoch(run: TrainingDynamics, res: VisResults, epoch: int, head: PredictionHead | None) -> EpochProjection:
-    """Rebuild a finished epoch (positions + vis model) from disk.
-
-    Raises:
-        DynamicsError: missing or unreadable projection / vis model file.
+        DynamicsError: missing or unreadable projection / state file.
     """
     import torch
 
     params = res.params() or {}
-    vm = make_method(res.method, {**params.get("params", {}), "device": "cpu"})
+    vm = make_method(res.method, params.get("params", {}), {**params.get("run", {}), "device": "cpu"}, "cpu")
     xy = res.projection(epoch)
     path = res.model_path(epoch)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        return vm.load_epoch(state, run, epoch, xy, head)
-    except FileNotFoundError:
-        raise DynamicsError(path, f"the {res.method} vis model of epoch {epoch}", "no such file: run training first") from None
+        state = torch.load(res._safe(path), map_location="cpu", weights_only=True) if path.exists() else {}
+        return vm.restore(state, source, epoch, xy)
     except Exception as exc:
-        raise DynamicsError(path, f"a {res.method} vis model state saved by ttvis", f"unreadable ({exc})") from None
+        raise DynamicsError(path, f"a {res.method} state saved by ttvis", f"unreadable ({exc})") from None
 
 
 def _open_results(run_path: str | Path, method: str) -> tuple[TrainingDynamics, VisResults, list[int]]:
@@ -318,15 +339,13 @@ def _open_results(run_path: str | Path, method: str) -> tuple[TrainingDynamics, 
     Raises:
         DynamicsError: bad folder, or no results ("run `ttvis visualize` first").
     """
-    from ttvis.projection.registry import get_method
-
-    run = TrainingDynamics(run_path)
+    tdyn = TrainingDynamics(run_path)
     name = get_method(method).name
-    res = VisResults(run.path, name, run.n_samples)
+    res = VisResults(tdyn.path, name, tdyn.n_samples)
     epochs = res.epochs()
     if not epochs:
         raise DynamicsError(res.dir / "projection", f"{name} results", "none: run `ttvis visualize` first")
-    return run, res, epochs
+    return tdyn, res, epochs
 
 
 def _background_rgb(res: VisResults, epoch: int) -> np.ndarray | None:
@@ -343,36 +362,40 @@ def evaluate(run_path: str | Path, method: str = "DVI", on_epoch: OnEpoch | None
              on_message: OnMessage | None = None) -> dict[str, Any]:
     """Recompute ``eval.json`` for every epoch with results on disk, and return it.
 
+    Territory agreement is measured on the stored class grid (``bgimg/E.npy``), so it is
+    the number ``visualize`` wrote; training statistics and timings are kept.
+
     Raises:
-        DynamicsError: bad run folder or results missing ("run training first").
+        DynamicsError: bad run folder or results missing ("run training first");
+        LockedError: another process writes these results.
     """
-    run, res, epochs = _open_results(run_path, method)
+    tdyn, res, epochs = _open_results(run_path, method)
     name = res.method
-    heads = _heads(run, "cpu", on_message)
-    with method_lock(run.path, name, command=f"{name} evaluation of {run.name}"):
+    rp = (res.params() or {}).get("run", {})
+    source = RunSource(tdyn, rp.get("fit_on", "train"), "cpu", on_message)
+    with method_lock(tdyn.path, name, command=f"{name} evaluation of {tdyn.name}"):
         old = res.eval()
-        evals: dict[str, Any] = {"method": name, "k": K, "epochs": {}}
-        positions = {}
+        evals: dict[str, Any] = {**{k: v for k, v in old.items() if k in ("seconds", "peak_rss_mb")},
+                                 "method": name, "k": K, **_inverse_note(get_method(name)), "epochs": {}}
         for e in epochs:
-            ep = load_epoch(run, res, e, heads(e))
+            ep = load_epoch(tdyn, source, res, e)
             scale = res.scale(e)
+            head = source.head(e)
             terr = None
-            if scale is not None and ep.head is not None:
+            if scale is not None and head is not None and ep.inverse is not None:
                 terr = res.territory_classes(e)
                 if terr is None:  # results written before the class grid was stored: read the picture
                     from ttvis.render.territory import class_from_color
 
                     rgb = _background_rgb(res, e)
-                    terr = None if rgb is None else class_from_color(rgb, run.n_classes)
-            ep.stats = old["epochs"].get(str(e), {}).get("training", {})
-            m = epoch_metrics(run, ep, terr, scale)
-            positions[e] = ep.positions
+                    terr = None if rgb is None else class_from_color(rgb, tdyn.n_classes)
+            m = _metrics(tdyn, ep, head, terr, scale)
+            prev = old["epochs"].get(str(e), {})
+            m["training"], m["seconds"] = prev.get("training", {}), prev.get("seconds", {})
             evals["epochs"][str(e)] = m
             if on_epoch:
                 on_epoch(e, len(epochs), m)
-        for e, v in _temporal(run, positions).items():
-            evals["epochs"][str(e)]["temporal_ranking"] = v
-        evals["summary"] = _summary(evals)
+        _add_temporal(tdyn, res, evals, epochs)
         res.write_eval(evals)
     return evals
 

@@ -1,7 +1,8 @@
 // End to end in a real VS Code (code-server from the npm registry, installed by ../shared/vscode-e2e/install-vscode.sh
-// into .e2e/cs) with our extension installed from this checkout, driven from headless Chromium.
+// into .e2e/cs) with our extension installed the way a user installs it: the .vsix that `npm run package` builds
+// from this checkout (make test builds it first), driven from headless Chromium.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -10,6 +11,29 @@ import { chromium } from "playwright-core";
 import { CHROMIUM, PYTHON, REPO, makeDigitsRun } from "../webview/harness.mjs";
 
 const CODE_SERVER = process.env.CODE_SERVER || path.join(REPO, ".e2e/cs/bin/code-server");
+const VSIX = process.env.TTVIS_VSIX || path.join(REPO, "ttvis.vsix");
+
+/** Pids of running `ttvis server` processes started with our interpreter (the extension's server). */
+function serverPids() {
+  const out = [];
+  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      if (cmd.includes("ttvis") && cmd.includes("server") && cmd.includes("-m")) out.push(Number(pid));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+async function until(pred, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 const SHOTS = process.env.UPDATE_SCREENSHOTS ? path.join(REPO, "docs") : path.join(REPO, "out", "screenshots");
 let cs, browser, page, runDir, workspace;
 
@@ -62,6 +86,7 @@ async function webviewFrame(timeoutMs = 90_000) {
 
 before(async () => {
   if (!fs.existsSync(CODE_SERVER)) throw new Error(`no code-server at ${CODE_SERVER}: run make setup-vscode`);
+  if (!fs.existsSync(VSIX)) throw new Error(`no ${VSIX}: run npm run package (make test does)`);
   const { root, run } = makeDigitsRun(4);
   workspace = root;
   fs.cpSync(run, path.join(root, "fresh"), { recursive: true, filter: (src) => !src.includes(`${path.sep}visualize`) });
@@ -75,10 +100,12 @@ before(async () => {
     "git.enabled": false, "chat.disableAIFeatures": true, "workbench.secondarySideBar.defaultVisibility": "hidden",
     "ttvis.python": PYTHON, "ttvis.resolution": 64,
   }));
-  const pkg = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8"));
-  fs.symlinkSync(REPO, path.join(ext, `${pkg.publisher}.${pkg.name}-${pkg.version}`));
   const port = await freePort();
   const env = { ...process.env, XDG_CONFIG_HOME: path.join(runDir, "xc"), XDG_DATA_HOME: path.join(runDir, "xd"), XDG_CACHE_HOME: path.join(runDir, "xa") };
+  const inst = spawnSync(CODE_SERVER, ["--user-data-dir", ud, "--extensions-dir", ext, "--install-extension", VSIX], { env, encoding: "utf8", timeout: 180_000 });
+  if (inst.status !== 0 || !fs.readdirSync(ext).some((d) => d.startsWith("ttvis.ttvis-"))) {
+    throw new Error(`installing ${VSIX} failed: ${inst.stdout}${inst.stderr}`);
+  }
   cs = spawn(CODE_SERVER, ["--auth", "none", "--bind-addr", `127.0.0.1:${port}`, "--user-data-dir", ud, "--extensions-dir", ext,
     "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override",
     "--ignore-last-opened", workspace], { detached: true, stdio: ["ignore", fs.openSync(path.join(runDir, "cs.log"), "w"), fs.openSync(path.join(runDir, "cs.err"), "w")], env });
@@ -104,6 +131,13 @@ after(async () => {
     try { process.kill(-cs.pid, "SIGKILL"); } catch { /* gone */ }
   }
   if (runDir && !process.env.KEEP_RUN_DIR) fs.rmSync(runDir, { recursive: true, force: true });
+});
+
+test("opening a folder with a run activates the extension: its server runs before the sidebar is opened", async () => {
+  const pids = await until(() => serverPids().length && serverPids(), 90_000, "the ttvis server process");
+  assert.ok(pids.length >= 1);
+  const sidebar = await page.locator(".sidebar").innerText().catch(() => "");
+  assert.doesNotMatch(sidebar, /Training Runs/); // the view was never opened
 });
 
 test("the Training Dynamics sidebar lists the runs", async () => {
@@ -154,36 +188,50 @@ test("Restart Server brings the server back and the tree still lists the runs", 
   await page.locator(".sidebar .monaco-list-row", { hasText: "digits" }).first().waitFor({ timeout: 60_000 });
 });
 
-test("Train Visualization Model… shows progress and ends with results", async (t) => {
+test("Train Visualization Model… trains a method other than DVI: schema prompts, progress with Cancel, results", async (t) => {
   t.after(() => page.screenshot({ path: path.join(SHOTS, "vscode-train-last.png") }).catch(() => {}));
   await runCommand("ttvis: Train Visualization Model…");
-  const pick = page.locator(".quick-input-list .monaco-list-row", { hasText: "fresh" }).first();
-  await pick.waitFor({ timeout: 30_000 });
-  await pick.click();
-  const input = page.locator(".quick-input-widget input.input");
-  await input.waitFor({ state: "visible", timeout: 30_000 });
-  // no extra parameters: accept the empty input box; a keypress can land before the box
-  // takes focus, so press on the input itself and retry until the box closes
-  for (let i = 0; ; i++) {
-    await input.press("Enter").catch(() => {});
-    const closed = await page.locator(".quick-input-widget").waitFor({ state: "hidden", timeout: 10_000 }).then(() => true, () => false);
-    if (closed) break;
-    if (i === 4) throw new Error("the parameters input box did not accept Enter");
-  }
-  // progress: the languageclient's notification (server $/progress) and/or the tree's "training n%"
-  const done = path.join(workspace, "fresh", "visualize", "DVI", "projection", "4.npy");
+  const row = (text) => page.locator(".quick-input-list .monaco-list-row", { hasText: text }).first();
+  await row("fresh").waitFor({ timeout: 30_000 });
+  await row("fresh").click();
+  // the methods come from the server (ttvis/methods)
+  await row("AlignedUMAP").waitFor({ timeout: 30_000 });
+  const methods = await page.locator(".quick-input-list").innerText();
+  assert.match(methods, /DVI/);
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: /^UMAP/ }).first().click().catch(() => row("umap-learn per epoch").click());
+  // the parameter prompt lists the method's own parameters (from its JSON Schema) under "Train with these values"
+  await row("Train with these values").waitFor({ timeout: 30_000 });
+  const prompt = await page.locator(".quick-input-widget").innerText();
+  assert.match(prompt, /n_epochs/);
+  assert.doesNotMatch(prompt, /lambda1/);
+  await row("Train with these values").click();
+  // progress: a notification with the stage and epoch n/N, and a Cancel button
+  const done = path.join(workspace, "fresh", "visualize", "UMAP", "projection", "4.npy");
   const seen = new Set();
+  let cancelButton = false;
   const deadline = Date.now() + 300_000;
   while (!fs.existsSync(done)) {
     if (Date.now() > deadline) throw new Error("training did not finish");
-    const toast = await page.locator(".notifications-toasts").innerText().catch(() => "");
-    if (/Training DVI on fresh/.test(toast)) seen.add(toast.match(/epoch \d+\/4|Training DVI on fresh/g).join(" "));
-    const side = await page.locator(".sidebar").innerText().catch(() => "");
-    const m = side.match(/training \d+%/);
-    if (m) seen.add(m[0]);
+    const toast = page.locator(".notifications-toasts .notification-toast", { hasText: "Training UMAP on fresh" });
+    if (await toast.count()) {
+      const text = await toast.first().innerText().catch(() => "");
+      const m = text.match(/epoch \d+\/4/);
+      if (m) seen.add(m[0]);
+      cancelButton ||= await toast.first().locator(".monaco-button", { hasText: "Cancel" }).count() > 0;
+    }
     await page.waitForTimeout(100);
   }
-  assert.ok(seen.size > 0, "no progress was shown while training");
-  await page.locator(".sidebar .monaco-list-row", { hasText: /trained · NPR/ }).nth(1).waitFor({ timeout: 60_000 });
+  assert.ok(seen.size > 0, "no epoch n/N progress was shown while training");
+  assert.ok(cancelButton, "the progress notification has no Cancel button");
+  await page.locator(".sidebar .monaco-list-row", { hasText: /UMAP.*trained · NPR [\d.]+ · no inverse map/ }).first().waitFor({ timeout: 60_000 });
   await page.screenshot({ path: path.join(SHOTS, "vscode-train.png") });
+});
+
+test("reloading the window leaves no ttvis server behind", async () => {
+  const before = serverPids();
+  assert.ok(before.length >= 1);
+  await runCommand("Developer: Reload Window");
+  await until(() => before.every((pid) => !serverPids().includes(pid)), 30_000, "the old server to exit");
+  await page.locator(".monaco-workbench").waitFor({ timeout: 90_000 });
+  await until(() => serverPids().length >= 1, 90_000, "the new window's server");
 });

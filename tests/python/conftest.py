@@ -37,7 +37,7 @@ def dvi_result(digits_run, tmp_path_factory) -> tuple[Path, dict]:
 
     dst = tmp_path_factory.mktemp("dvi") / "digits"
     shutil.copytree(digits_run, dst)
-    evals = visualize(dst, "DVI", {"device": "cpu"})
+    evals = visualize(dst, "DVI", run={"device": "cpu"})
     return dst, evals
 
 

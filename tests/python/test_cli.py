@@ -55,7 +55,8 @@ def test_visualize_a_folder_ttvis_did_not_write_uses_the_fallback_head(tmp_path,
     assert res.epochs() == [1, 2, 3, 4]
     assert Image.open(res.background_path(4)).size == (64, 64)
     ev = res.eval()["epochs"]["4"]
-    assert ev["head"] == "fallback" and ev["npr_train"] > 0.3 and ev["ppr_train"] > 0.8
+    # fitted on the 1,400 training samples only (fit_on=train): PPR 0.79 here, 0.80 with fit_on=all
+    assert ev["head"] == "fallback" and ev["npr_train"] > 0.3 and ev["ppr_train"] > 0.75
     # eval recomputes the same numbers from disk; render makes frames + a GIF
     r = subprocess.run(ttvis_cmd("eval", str(run), "--json"), capture_output=True, text=True, env=cli_env, timeout=600)
     assert r.returncode == 0, r.stderr
@@ -92,7 +93,7 @@ def test_ctrl_c_keeps_finished_epochs(run_copy, cli_env):
     (["visualize", "/no/such/run"], "/no/such/run: expected a training-dynamic folder"),
     (["visualize", "{run}", "--method", "TSNE"], "unknown visualization method 'TSNE'"),
     (["visualize", "{run}", "--epochs", "30-40"], "not recorded; available: 1..20"),
-    (["visualize", "{run}", "--n-neighbors", "1"], "n_neighbors: expected >= 2"),
+    (["visualize", "{run}", "--n-neighbors", "1"], "--n-neighbors: expected a number >= 2, found 1"),
     (["eval", "{run}"], "run `ttvis visualize` first"),
     (["render", "{dvi}", "--size", "0"], "size: expected a frame size of 64..4096 pixels, found 0"),
     (["visualize", "{run}", "--device", "tpu"], "argument --device: invalid choice: 'tpu'"),

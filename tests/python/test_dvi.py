@@ -11,20 +11,19 @@ import torch
 from PIL import Image
 
 from ttvis.dynamics import TrainingDynamics, VisResults
+from ttvis.dynamics.source import RunSource, prediction_head
 from ttvis.projection.complex import dvi_complex
-from ttvis.projection.dvi import DVI
-from ttvis.projection.head import head_for_epoch
+from ttvis.projection.dvi import DVI, DVIParams
 from ttvis.projection.knn import knn_graph
 from ttvis.projection.losses import umap_cross_entropy
-from ttvis.projection.params import DVIParams, params_from_dict
+from ttvis.projection.schema import validate
 from ttvis.render.territory import class_from_color, position_to_pixel
 
 
-def _first_epochs(run, n, **params):
-    out = []
-    for ep in DVI(params_from_dict(DVIParams, {"device": "cpu", **params})).run(run, run.epochs[:n], lambda e: head_for_epoch(run, e)):
-        out.append(ep)
-    return out
+def _first_epochs(run, n, seed=0, with_method=False, **params):
+    method = DVI(validate(DVIParams, params), seed=seed, device="cpu")
+    out = [(ep, method.epoch_state(ep)) for ep in method.fit(RunSource(run, "train"), run.epochs[:n])]
+    return out if with_method else [ep for ep, _ in out]
 
 
 def test_acceptance_last_epoch(dvi_result):
@@ -32,7 +31,8 @@ def test_acceptance_last_epoch(dvi_result):
     path, evals = dvi_result
     last = evals["epochs"]["20"]
     assert last["npr_train"] >= 0.45, last
-    assert last["npr_test"] >= 0.45, last
+    # test samples are only projected (fit_on=train): a held-out figure (0.47 when they were fitted too)
+    assert last["npr_test"] >= 0.38, last
     assert last["ppr_train"] >= 0.90, last
     assert last["temporal_ranking"] >= 0.4, last
     assert last["territory_agreement"] >= 0.85, last
@@ -102,7 +102,7 @@ def test_boundary_samples_reach_the_loss(digits_run):
     n_b = ep.stats["boundary_samples"]
     assert n_b >= 50, ep.stats
     assert ep.stats["boundary_edge_weight"] > 0.02, ep.stats
-    head = ep.head
+    head = prediction_head(run, 2)
     top2 = np.sort(head.probabilities(ep.boundary), 1)[:, -2:]
     assert np.all(top2[:, 1] - top2[:, 0] < 0.1)  # they really sit on a decision boundary
     x = run.representation(2)
@@ -112,11 +112,10 @@ def test_boundary_samples_reach_the_loss(digits_run):
 
 def test_boundary_samples_lie_between_the_two_classes_they_mix(digits_run):
     from ttvis.projection.boundary import boundary_samples
-    from ttvis.projection.head import head_for_epoch
 
     run = TrainingDynamics(digits_run)
     for e in (3, 20):  # later epochs have more places where a third class wins along a mixup
-        head = head_for_epoch(run, e)
+        head = prediction_head(run, e)
         x, pred = run.representation(e), run.predicted_class(e)
         b, pairs = boundary_samples(x, pred, head.fn, 2000, np.random.default_rng(0), 0.1, 12)
         assert len(b) > 500
@@ -135,8 +134,8 @@ def test_same_seed_same_output_and_seed_matters(digits_run):
 
 def test_parameters_reach_the_code(digits_run):
     run = TrainingDynamics(digits_run)
-    ep = _first_epochs(run, 1, hidden=[32], batch_size=512, boundary_ratio=0.0, first_epochs=3, patience=5)[0]
-    assert ep.state["model"]["encoder.0.weight"].shape == (32, 64)
+    ep, state = _first_epochs(run, 1, with_method=True, hidden=[32], batch_size=512, boundary_ratio=0.0, first_epochs=3, patience=5)[0]
+    assert state["model"]["encoder.0.weight"].shape == (32, 64)
     assert ep.stats["boundary_samples"] == 0
     assert ep.stats["train_epochs"] == 3
     n_edges = ep.stats["edges"] // 2  # each undirected edge once
@@ -148,10 +147,12 @@ def test_unknown_method_and_bad_parameter():
 
     with pytest.raises(ValueError, match="unknown visualization method 'TSNE'; available: DVI"):
         make_method("TSNE")
-    with pytest.raises(ValueError, match="n_neighbors: expected >= 2"):
+    with pytest.raises(ValueError, match="n_neighbors: expected a number >= 2, found 1"):
         make_method("DVI", {"n_neighbors": 1})
     with pytest.raises(ValueError, match="unknown parameter"):
         make_method("DVI", {"lamda1": 1})
+    with pytest.raises(ValueError, match="lambda1: expected a finite number"):
+        make_method("DVI", {"lambda1": float("nan")})
 
 
 def test_knn_exact_and_pynndescent_agree(digits_run):

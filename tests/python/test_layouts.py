@@ -18,7 +18,8 @@ from ttvis.dynamics import DynamicsError, TrainingDynamics
 from ttvis.dynamics import atomic
 
 EPOCHS = [1, 2, 3]
-FAST = {"resolution": 48, "max_epochs": 4, "first_epochs": 8}
+FAST = {"max_epochs": 4, "first_epochs": 8}
+RUN = {"resolution": 48}
 
 
 def _ttvis(*args, check=True):
@@ -154,7 +155,7 @@ def test_every_layout_gives_the_same_projection(layouts):
     xy = {}
     for name in ("canonical", "per_epoch", "original"):
         notes = []
-        evals = visualize(base / name, "DVI", dict(FAST), on_message=notes.append)
+        evals = visualize(base / name, "DVI", dict(FAST), on_message=notes.append, run=RUN)
         xy[name] = [np.load(base / name / f"visualize/DVI/projection/{e}.npy") for e in EPOCHS]
         assert evals["summary"]["final"]["ppr_train"] > 0.5, name
         assert (base / name / "visualize/DVI/bgimg/3.png").is_file()
@@ -175,10 +176,12 @@ def test_config_visualization_values_become_dvi_parameters(layouts, tmp_path):
         "BOUNDARY": {"B_N_EPOCHS": 1, "L_BOUND": 0.4}, "S_N_EPOCHS": 5})
     notes = []
     visualize(og, "DVI", {"first_epochs": 4}, epochs="1-2", on_message=notes.append)
-    p = json.loads((og / "visualize/DVI/params.json").read_text())["params"]
-    assert {k: p[k] for k in ("n_neighbors", "lambda1", "lambda2", "max_epochs", "patience", "resolution", "batch_size", "hidden", "first_epochs")} == {
-        "n_neighbors": 10, "lambda1": 0.5, "lambda2": 0.2, "max_epochs": 3, "patience": 1, "resolution": 40,
+    recorded = json.loads((og / "visualize/DVI/params.json").read_text())
+    p = recorded["params"]
+    assert {k: p[k] for k in ("n_neighbors", "lambda1", "lambda2", "max_epochs", "patience", "batch_size", "hidden", "first_epochs")} == {
+        "n_neighbors": 10, "lambda1": 0.5, "lambda2": 0.2, "max_epochs": 3, "patience": 1,
         "batch_size": 1000, "hidden": [96], "first_epochs": 4}
+    assert recorded["run"]["resolution"] == 40  # a run setting, not DVI's
     said = " ".join(notes)
     assert "B_N_EPOCHS not used" in said and "L_BOUND not used" in said and "S_N_EPOCHS not used" in said
     assert any("computing representations/predictions" in n for n in notes)  # visualize preprocessed first
@@ -271,10 +274,10 @@ def test_representation_only_run_projects_without_territories(digits_run, tmp_pa
     texts = _representation_only(digits_run, run_dir)
     run = TrainingDynamics(run_dir)
     assert run.task == "representation" and not run.has_predictions and (run.labels == -1).all()
-    evals = visualize(run_dir, "DVI", dict(FAST), epochs="1-4")
+    evals = visualize(run_dir, "DVI", dict(FAST), epochs="1-4", run=RUN)
     m = evals["epochs"]["4"]
     assert m["npr_train"] > 0.2 and m["trustworthiness"] > 0.8 and m["temporal_ranking"] is not None
-    assert "ppr_train" not in m and "territory_agreement" not in m and m["training"]["boundary_samples"] == 0
+    assert m["ppr_train"] is None and "territory_agreement" not in m and m["training"]["boundary_samples"] == 0
     assert not (run_dir / "visualize/DVI/bgimg").exists() or not any((run_dir / "visualize/DVI/bgimg").iterdir())
     assert "representation-only" in _ttvis("evaluate-model", run_dir, check=False).stderr
 
@@ -392,7 +395,7 @@ def test_server_trains_a_run_that_needs_preprocessing(og_copy):
     api = TtvisApi(roots=[og_copy.parent], trusted=True)
     found = api.discover({})["runs"]
     assert [r["name"] for r in found] == ["og"] and "ttvis preprocess" in found[0]["error"]
-    started = api.train({"path": str(og_copy), "method": "DVI", "params": dict(FAST), "epochs": "1-2"})
+    started = api.train({"path": str(og_copy), "method": "DVI", "params": dict(FAST), "run": RUN, "epochs": "1-2"})
     job = api.wait(started["job"], 300)
     assert job.status == "done", job.error
     d = api.describe({"path": str(og_copy)})

@@ -199,7 +199,7 @@ def test_stdio_second_job_is_busy_and_ttvis_cancel_stops(workspace):
     shutil.copytree(ws / "runs" / "digits", run, ignore=shutil.ignore_patterns("visualize"))
 
     async def body(s):
-        started = await s.request("ttvis/train", {"path": str(run), "method": "DVI", "params": {"resolution": 64}})
+        started = await s.request("ttvis/train", {"path": str(run), "method": "DVI", "run": {"resolution": 64}})
         assert started["job"] and started["epochs"] == list(range(1, 21))
         with pytest.raises(JsonRpcException) as ei:
             await s.request("ttvis/train", {"path": str(run), "method": "DVI"})
@@ -229,7 +229,7 @@ def test_stdio_train_streams_every_epoch_in_order(workspace):
     shutil.copytree(ws / "runs" / "digits", run, ignore=shutil.ignore_patterns("visualize"))
 
     async def body(s):
-        started = await s.request("ttvis/train", {"path": str(run), "method": "DVI", "epochs": "1-5", "params": {"resolution": 64}})
+        started = await s.request("ttvis/train", {"path": str(run), "method": "DVI", "epochs": "1-5", "run": {"resolution": 64}})
         await s.wait_for(lambda: any(n == "ttvis/trainFinished" for n, _ in s.events))
         return started, list(s.events)
 
@@ -261,7 +261,7 @@ def test_stdio_cancel_keeps_finished_epochs(workspace):
     shutil.copytree(ws / "runs" / "digits", run, ignore=shutil.ignore_patterns("visualize"))
 
     async def body(s):
-        started = await s.request("ttvis/train", {"path": str(run), "method": "DVI", "params": {"resolution": 64}})
+        started = await s.request("ttvis/train", {"path": str(run), "method": "DVI", "run": {"resolution": 64}})
         await s.wait_for(lambda: sum(n == "ttvis/epochReady" for n, _ in s.events) >= 2)
         s.client.protocol.notify(lsp.WINDOW_WORK_DONE_PROGRESS_CANCEL,
                                  lsp.WorkDoneProgressCancelParams(token=started["workDoneToken"]))
@@ -370,7 +370,7 @@ def test_web_train_with_client_token_streams_to_every_client(web):
             ca, cb = WsClient(a), WsClient(b)
             await cb.request("ttvis/discover", {})  # b is a connected viewer
             r = await ca.request("ttvis/train", {"path": str(run), "method": "DVI", "epochs": "1-3",
-                                                 "params": {"resolution": 64}, "workDoneToken": "tok-1"})
+                                                 "run": {"resolution": 64}, "workDoneToken": "tok-1"})
             assert r["result"]["workDoneToken"] == "tok-1"
             done = lambda c: any(n.get("method") == "ttvis/trainFinished" for n in c.notes)  # noqa: E731
             await ca.until(lambda: done(ca))

@@ -5,15 +5,18 @@ from ttvis.metrics.faithfulness import (
     neighbour_preserving_rate,
     neighbour_preserving_rate_cross,
     prediction_preserving_rate,
-    temporal_ranking,
     trustworthiness,
 )
+from ttvis.metrics.temporal import interslice_knn, stability, temporal_measures, temporal_ranking
 
 __all__ = [
     "continuity",
+    "interslice_knn",
     "neighbour_preserving_rate",
     "neighbour_preserving_rate_cross",
     "prediction_preserving_rate",
+    "stability",
+    "temporal_measures",
     "temporal_ranking",
     "trustworthiness",
 ]

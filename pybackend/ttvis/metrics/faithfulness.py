@@ -1,4 +1,5 @@
-"""Faithfulness metrics (DESIGN.md "Faithfulness metrics"; DVI AAAI 2022 Sec. 5, TimeVis IJCAI 2022).
+"""Faithfulness metrics of one epoch (DESIGN.md "Faithfulness metrics"; DVI AAAI 2022 Sec. 5):
+NPR, boundary NPR, PPR, trustworthiness and continuity. Temporal ones: :mod:`ttvis.metrics.temporal`.
 
 Arrays in, numbers out; no file I/O.
 """
@@ -52,7 +53,7 @@ def neighbour_preserving_rate_cross(q_high: np.ndarray, pool_high: np.ndarray, q
     import torch
 
     def nn(q: np.ndarray, pool: np.ndarray) -> np.ndarray:
-        d = torch.cdist(torch.as_tensor(q, dtype=torch.float64), torch.as_tensor(pool, dtype=torch.float64))
+        d = torch.cdist(torch.tensor(q, dtype=torch.float64), torch.tensor(pool, dtype=torch.float64))
         return torch.topk(d, min(k, pool.shape[0]), largest=False).indices.numpy()
 
     return _overlap(nn(q_high, pool_high), nn(q_low, pool_low))
@@ -74,36 +75,6 @@ def prediction_preserving_rate(
     a = probabilities(x).argmax(1)
     b = probabilities(decode(encode(x))).argmax(1)
     return float((a == b).mean())
-
-
-def temporal_ranking(high: list[np.ndarray], low: list[np.ndarray], ref: int, samples: np.ndarray | None = None) -> float:
-    """Temporal ranking: per sample, Spearman correlation between the high-D and the 2-D
-    distances from its reference-epoch position to its positions at every other epoch; averaged.
-
-    Args:
-        high: per epoch, float32 ``[N, D]`` (T epochs); low: per epoch, float32 ``[N, 2]``.
-        ref: index (0..T-1) of the reference epoch.
-        samples: int indices to score (default all).
-
-    Returns:
-        Mean Spearman rho in [-1, 1]; NaN with fewer than 3 epochs. Samples whose
-        distances are constant (no ranking) are skipped.
-    """
-    t = len(high)
-    if t < 3:
-        return float("nan")
-    idx = np.arange(high[0].shape[0]) if samples is None else np.asarray(samples)
-    others = [i for i in range(t) if i != ref]
-    dh = np.stack([np.linalg.norm(high[i][idx] - high[ref][idx], axis=1) for i in others], 1)
-    dl = np.stack([np.linalg.norm(low[i][idx] - low[ref][idx], axis=1) for i in others], 1)
-    from scipy.stats import rankdata
-
-    rh, rl = rankdata(dh, axis=1), rankdata(dl, axis=1)
-    rh -= rh.mean(1, keepdims=True)
-    rl -= rl.mean(1, keepdims=True)
-    den = np.sqrt((rh**2).sum(1) * (rl**2).sum(1))
-    ok = den > 0
-    return float(((rh * rl).sum(1)[ok] / den[ok]).mean()) if ok.any() else float("nan")
 
 
 def _subsample(n: int, seed: int = 0) -> np.ndarray:

@@ -2,206 +2,185 @@
 Visualization for Spatio-Temporal Causality of Deep Classification Training", AAAI 2022).
 
 One encoder/decoder per epoch, warm-started from the previous epoch's; each epoch's
-complex joins the training samples' UMAP fuzzy simplicial complex with boundary
-samples; loss = UMAP cross-entropy + lambda1 * reconstruction + lambda2 * temporal.
+complex joins the fitted samples' UMAP fuzzy simplicial complex with boundary samples;
+loss = UMAP cross-entropy + lambda1 * reconstruction + lambda2 * temporal.
+
+The temporal term: the paper anchors the encoder's weights to the previous epoch's
+(:class:`~ttvis.projection.losses.WeightAnchorTerm`); ttvis anchors each sample's 2-D
+position to its previous one, weighted by how much of its high-D neighbourhood survived
+(:class:`~ttvis.projection.losses.PositionAnchorTerm`, ``temporal="position"``, the default):
+a dot should stay put exactly when its neighbourhood does. Both are available; measured on
+the digits demo run (``benchmarks/RESULTS.md``), the position anchor moves dots more in
+step with their representations at the same NPR.
 
 Departures from the original code, each fixing a measured failure (DESIGN.md):
-representations are normalised per epoch (epoch-1 features of a fresh network are
-nearly identical); the repulsive loss never saturates; boundary edges always reach
-the loss; every random choice is seeded.
+representations are normalised per epoch; the repulsive loss never saturates; boundary
+edges always reach the loss; every random choice is seeded.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Any, ClassVar, Iterator, Literal, Mapping
 
 import numpy as np
 import torch
+from pydantic import Field
 
-from ttvis.dynamics.folder import TrainingDynamics
+from ttvis.projection.base import EpochResult, EpochSource, OnStage, Resume, VisMethod, check_cancel
 from ttvis.projection.boundary import boundary_samples
 from ttvis.projection.complex import dvi_complex
-from ttvis.projection.device import job_determinism, resolve_device
-from ttvis.projection.head import PredictionHead
 from ttvis.projection.knn import knn_graph, neighbour_overlap
-from ttvis.projection.losses import umap_ab
+from ttvis.projection.losses import LossTerm, PositionAnchorTerm, ReconstructionTerm, UmapTerm, WeightAnchorTerm, umap_ab
 from ttvis.projection.networks import VisModel
-from ttvis.projection.params import DVIParams
-from ttvis.projection.trainer import TrainStats, train_vis_model
+from ttvis.projection.parametric import frozen_inverse, model_from_state, normaliser, rng_state, set_rng_state
+from ttvis.projection.schema import Params
+from ttvis.projection.trainer import train_vis_model
 
 
-@dataclass
-class EpochProjection:
-    """One epoch's result from a visualization method.
+class DVIParams(Params):
+    """Hyper-parameters of DVI. Defaults: UMAP (McInnes et al. 2018) for the complex,
+    DeepVisualInsight (AAAI 2022) for the losses and schedule."""
 
-    Attributes:
-        epoch: the training epoch.
-        positions: float32 ``[N, 2]`` every sample's 2-D position.
-        encode: ``encode(x float32 [M, D]) -> float32 [M, 2]`` (raw representation space).
-        decode: ``decode(xy float32 [M, 2]) -> float32 [M, D]``, or None for methods without an inverse.
-        boundary: float32 ``[B, D]`` boundary samples used (raw space), ``[0, D]`` if none.
-        boundary_positions: float32 ``[B, 2]``.
-        head: the prediction head used, or None.
-        stats: training statistics (JSON-able dict).
-        state: what to save as the epoch's vis model (state dicts, normalisation).
-    """
-
-    epoch: int
-    positions: np.ndarray
-    encode: Callable[[np.ndarray], np.ndarray]
-    decode: Callable[[np.ndarray], np.ndarray] | None
-    boundary: np.ndarray
-    boundary_positions: np.ndarray
-    head: PredictionHead | None
-    stats: dict = field(default_factory=dict)
-    state: dict = field(default_factory=dict)
+    n_neighbors: int = Field(15, ge=2, le=200, description="k of the kNN graph and the fuzzy simplicial complex (UMAP's n_neighbors)")
+    min_dist: float = Field(0.1, ge=0.0, le=10.0, description="UMAP min_dist: how tightly points pack in 2-D (sets the a, b of the low-dim kernel)")
+    spread: float = Field(1.0, ge=1e-3, le=100.0, description="UMAP spread: the scale of the 2-D embedding")
+    negative_sample_rate: int = Field(5, ge=1, le=100, description="negative (repulsive) samples per positive edge in the UMAP cross-entropy")
+    lambda1: float = Field(1.0, ge=0.0, le=1e4, description="weight of the reconstruction loss (the decoder must invert the encoder)")
+    lambda2: float = Field(0.1, ge=0.0, le=1e4, description="weight of the temporal loss (keep consecutive epochs' pictures alike)")
+    temporal: Literal["position", "weights"] = Field(
+        "position", description="what the temporal loss anchors to the previous epoch: each sample's 2-D position, weighted "
+        "by how much of its neighbourhood survived (position), or the encoder's weights as in the DVI paper (weights)")
+    boundary_ratio: float = Field(0.1, ge=0.0, le=10.0, description="boundary samples generated per fitted sample (0 disables them)")
+    boundary_tolerance: float = Field(0.1, ge=1e-4, le=1.0, description="a mixup counts as a boundary sample when its top-2 class probabilities differ by less than this")
+    boundary_steps: int = Field(12, ge=1, le=64, description="bisection steps of the mixup coefficient per boundary sample")
+    hidden: list[int] = Field([128, 128], min_length=1, max_length=8, description="widths of the encoder's hidden layers (the decoder mirrors them)")
+    learning_rate: float = Field(0.01, ge=1e-6, le=1.0, description="Adam learning rate of the encoder/decoder")
+    batch_size: int = Field(2048, ge=16, le=1 << 20, description="edges per optimisation step")
+    max_epochs: int = Field(30, ge=1, le=10000, description="most optimisation epochs (passes over the edge set) per training epoch")
+    first_epochs: int = Field(60, ge=1, le=10000, description="most optimisation epochs for the first training epoch (cold start)")
+    patience: int = Field(2, ge=1, le=1000, description="stop after this many optimisation epochs without a 0.5% loss improvement")
 
 
-def _batched(fn: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, device: str, batch: int = 65536) -> np.ndarray:
-    out = []
-    with torch.no_grad():
-        for s in range(0, x.shape[0], batch):
-            out.append(fn(torch.from_numpy(np.array(x[s : s + batch], dtype=np.float32)).to(device)).cpu().numpy())
-    return np.concatenate(out).astype(np.float32) if out else np.zeros((0,), np.float32)
+class DVI(VisMethod):
+    """The DVI method (see the module docstring)."""
 
+    name: ClassVar[str] = "DVI"
+    summary: ClassVar[str] = "one encoder/decoder per epoch, warm-started; UMAP + reconstruction + temporal loss; boundary samples"
+    paper: ClassVar[str] = "Yang et al., DeepVisualInsight, AAAI 2022"
+    has_inverse: ClassVar[bool] = True
+    Params = DVIParams
+    config_keys: ClassVar[dict[str, str]] = {"N_NEIGHBORS": "n_neighbors", "LAMBDA1": "lambda1", "LAMBDA2": "lambda2",
+                                             "MAX_EPOCH": "max_epochs", "PATIENT": "patience", "BATCH_SIZE": "batch_size"}
+    config_ignored: ClassVar[dict[str, str]] = {
+        "S_N_EPOCHS": "the original repeated each edge up to S_N_EPOCHS times per pass; ttvis samples edges by weight (max_epochs/first_epochs bound the passes)",
+        "B_N_EPOCHS": "the original's edge filter with B_N_EPOCHS dropped every boundary edge; ttvis keeps them all",
+        "L_BOUND": "ttvis bisects the whole mixup range; its tolerance is boundary_tolerance",
+    }
+    params: DVIParams
 
-class DVI:
-    """The DVI method (see module docstring). ``run`` yields one :class:`EpochProjection` per epoch.
+    @classmethod
+    def params_from_config(cls, block: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """As :meth:`VisMethod.params_from_config`, plus ``ENCODER_DIMS`` -> ``hidden``."""
+        out, notes = super().params_from_config(block)
+        vis = block.get("VISUALIZATION") or {}
+        enc = vis.get("ENCODER_DIMS") if isinstance(vis, dict) else None
+        if isinstance(enc, list) and len(enc) >= 2:
+            out["hidden"] = [int(v) for v in enc[1:-1]]
+            dec = vis.get("DECODER_DIMS")
+            if isinstance(dec, list) and list(dec) != list(reversed(enc)):
+                notes.append("DECODER_DIMS is not ENCODER_DIMS reversed; ttvis's decoder mirrors the encoder")
+        return out, notes
 
-    Args:
-        params: :class:`DVIParams`.
-    """
-
-    name = "DVI"
-    params_cls = DVIParams
-    has_inverse = True
-
-    def __init__(self, params: DVIParams | None = None):
-        self.params = params or DVIParams()
-
-    def run(self, run: TrainingDynamics, epochs: list[int], heads: Callable[[int], PredictionHead | None],
-            cancel: threading.Event | None = None, on_stage: Callable[[int, str], None] | None = None) -> Iterator[EpochProjection]:
-        """Train the vis model epoch by epoch (warm start) and yield each epoch's projection.
-
-        Args:
-            run: the training run.
-            epochs: epochs to visualise, ascending (a subset of ``run.epochs``).
-            heads: ``heads(epoch)`` -> that epoch's prediction head (None: no territories).
-            cancel: a set event stops training (:class:`~ttvis.projection.trainer.Cancelled`).
-            on_stage: ``on_stage(epoch, stage)`` as each step of an epoch starts ("kNN graph",
-                "boundary samples", "training").
-
-        Raises:
-            Cancelled: when ``cancel`` is set mid-epoch.
-            DynamicsError: a bad epoch file.
-        """
-        gen = self._run(run, epochs, heads, cancel, on_stage or (lambda e, s: None))
-        device = resolve_device(self.params.device)
-        while True:
-            with job_determinism(device):
-                try:
-                    ep = next(gen)
-                except StopIteration:
-                    return
-            yield ep
-
-    def _run(
-        self,
-        run: TrainingDynamics,
-        epochs: list[int],
-        heads: Callable[[int], PredictionHead | None],
-        cancel: threading.Event | None,
-        stage: Callable[[int, str], None],
-    ) -> Iterator[EpochProjection]:
+    def terms(self, epoch_index: int, model: VisModel, nodes: torch.Tensor, prev: dict[str, Any] | None,
+              source: EpochSource, epoch: int, norm: tuple[np.ndarray, float]) -> list[LossTerm]:
+        """This epoch's loss terms (Trustvis extends them): UMAP, reconstruction, temporal."""
         p = self.params
-        device = resolve_device(p.device)
         a, b = umap_ab(p.spread, p.min_dist)
-        rng = np.random.default_rng(p.seed)
-        gen = torch.Generator(device=device)
-        gen.manual_seed(p.seed)
+        terms: list[LossTerm] = [UmapTerm(a, b), ReconstructionTerm(p.lambda1)]
+        if prev is not None and p.lambda2 > 0:
+            if p.temporal == "position":
+                terms.append(PositionAnchorTerm(p.lambda2, prev["xy"], prev["persistence"]))
+            else:
+                terms.append(WeightAnchorTerm(p.lambda2, [t.detach().clone() for t in model.encoder.parameters()]))
+        return terms
+
+    def fit(self, source: EpochSource, epochs: list[int], *, resume: Resume | None = None,
+            cancel: threading.Event | None = None, on_stage: OnStage | None = None) -> Iterator[EpochResult]:
+        """Train the vis model epoch by epoch (warm start) and yield each epoch's result.
+
+        See :meth:`VisMethod.fit`. ``on_stage`` hears "boundary samples", "kNN graph and
+        fuzzy complex" and "training the vis model" for each epoch.
+        """
+        p, dev = self.params, self.device
+        stage = on_stage or (lambda e, s: None)
+        self._rng = np.random.default_rng(self.seed)
+        self._gen = torch.Generator(device=dev)
+        self._gen.manual_seed(self.seed)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(p.seed)
-            model = VisModel(run.dim, p.hidden).to(device)
-        tr = run.train_index if p.fit_on == "train" else np.arange(run.n_samples)
-        k = min(p.n_neighbors, len(tr))
+            torch.manual_seed(self.seed)
+            self._model = VisModel(source.dim, p.hidden).to(dev)
+        fit = source.fit_index
+        k = min(p.n_neighbors, len(fit))
         prev_xy = prev_knn = None
-        for i, e in enumerate(epochs):
-            x = run.representation(e)
-            mean = x[tr].mean(0)
-            scale = float(np.sqrt(x[tr].var(0).sum() / x.shape[1])) + 1e-12
-            norm = lambda v, m=mean, s=scale: (v - m) / s  # noqa: E731
-            head = heads(e)
-            bnd = np.zeros((0, run.dim), np.float32)
+        todo = list(epochs)
+        first = 0
+        if resume is not None:
+            self._model, _, _ = model_from_state(resume.state, dev)
+            set_rng_state(resume.state["rng"], self._rng, self._gen)
+            prev_xy = torch.as_tensor(np.asarray(resume.positions)[fit], device=dev)
+            x_prev = source.representation(resume.epoch)[fit]
+            mean, scale = normaliser(x_prev)
+            prev_knn = knn_graph(((x_prev - mean) / scale).astype(np.float32), k, self.seed)[0]
+            first = len([e for e in todo if e <= resume.epoch])
+            todo = [e for e in todo if e > resume.epoch]
+        for i, e in enumerate(todo, start=first):
+            check_cancel(cancel)
+            x = source.representation(e)
+            xf = np.ascontiguousarray(x[fit], dtype=np.float32)
+            mean, scale = normaliser(xf)
+            head = source.head(e)
+            bnd = np.zeros((0, source.dim), np.float32)
             if head is not None and p.boundary_ratio > 0:
                 stage(e, "boundary samples")
-                pred = head.probabilities(x[tr]).argmax(1)
-                bnd, _ = boundary_samples(
-                    x[tr], pred, head.fn, int(round(p.boundary_ratio * len(tr))), rng,
-                    p.boundary_tolerance, p.boundary_steps, device,
-                )
-            xn_tr = norm(x[tr]).astype(np.float32)
+                pred = head.probabilities(xf).argmax(1)
+                bnd, _ = boundary_samples(xf, pred, head.fn, int(round(p.boundary_ratio * len(fit))), self._rng,
+                                          p.boundary_tolerance, p.boundary_steps, dev)
             stage(e, "kNN graph and fuzzy complex")
-            knn = knn_graph(xn_tr, k, p.seed)
-            edges = dvi_complex(xn_tr, norm(bnd).astype(np.float32), k, p.seed, train_knn=knn)
-            nodes = torch.as_tensor(np.concatenate([xn_tr, norm(bnd).astype(np.float32)]), device=device)
-            tw = None
+            xn = ((xf - mean) / scale).astype(np.float32)
+            bn = ((bnd - mean) / scale).astype(np.float32)
+            knn = knn_graph(xn, k, self.seed)
+            edges = dvi_complex(xn, bn, k, self.seed, train_knn=knn)
+            nodes = torch.as_tensor(np.concatenate([xn, bn]), device=dev)
+            prev = None
             if prev_knn is not None:
-                tw = torch.as_tensor(neighbour_overlap(knn[0][:, 1:], prev_knn[:, 1:]), device=device)
+                prev = {"xy": prev_xy, "persistence": torch.as_tensor(neighbour_overlap(knn[0][:, 1:], prev_knn[:, 1:]), device=dev)}
             stage(e, "training the vis model")
-            stats: TrainStats = train_vis_model(
-                model, nodes, edges, a=a, b=b, lambda1=p.lambda1, lambda2=p.lambda2,
-                negative_sample_rate=p.negative_sample_rate, learning_rate=p.learning_rate,
-                batch_size=p.batch_size, max_epochs=p.first_epochs if i == 0 else p.max_epochs,
-                patience=p.patience, generator=gen, n_samples=len(tr),
-                prev_xy=prev_xy, prev_weight=tw, cancel=cancel,
-            )
-            model.eval()
-            ep = self._frozen(model, mean, scale, run.dim, device)
-            positions = ep.encode(x)
-            bpos = ep.encode(bnd) if len(bnd) else np.zeros((0, 2), np.float32)
-            prev_xy = torch.as_tensor(positions[tr], device=device)
+            stats = train_vis_model(
+                self._model, nodes, edges, self.terms(i, self._model, nodes, prev, source, e, (mean, scale)),
+                negative_sample_rate=p.negative_sample_rate, learning_rate=p.learning_rate, batch_size=p.batch_size,
+                max_epochs=p.first_epochs if i == 0 else p.max_epochs, patience=p.patience, generator=self._gen,
+                n_samples=len(fit), cancel=cancel)
+            self._model.eval()
+            inv, self._state = frozen_inverse(self._model, mean, scale, dev)
+            self._model.train()
+            positions = inv.encode(x)
+            bpos = inv.encode(bnd) if len(bnd) else np.zeros((0, 2), np.float32)
+            prev_xy = torch.as_tensor(positions[fit], device=dev)
             prev_knn = knn[0]
-            model.train()
-            ep.epoch, ep.positions, ep.boundary, ep.boundary_positions, ep.head = e, positions, bnd, bpos, head
-            ep.stats = {"train_epochs": stats.epochs, "steps": stats.steps, "loss": stats.loss,
-                        "loss_umap": stats.umap, "loss_recon": stats.recon, "loss_temporal": stats.temporal,
-                        "boundary_samples": int(len(bnd)), "boundary_edge_weight": stats.boundary_weight,
-                        "edges": len(edges)}
-            ep.state["boundary"] = torch.as_tensor(bnd)
-            yield ep
+            self._state["boundary"] = torch.as_tensor(bnd)
+            yield EpochResult.make(e, positions, inv, bnd, bpos, dim=source.dim, stats={
+                **stats.as_dict(), "boundary_samples": int(len(bnd)), "edges": len(edges)})
 
-    def _frozen(self, model: VisModel, mean: np.ndarray, scale: float, dim: int, device: str) -> EpochProjection:
-        """A copy of ``model`` fixed at this epoch, wrapped as encode/decode in raw representation space."""
-        frozen = VisModel(dim, model.hidden).to(device)
-        frozen.load_state_dict(model.state_dict())
-        frozen.eval()
-        m_t = torch.as_tensor(np.asarray(mean, np.float32), device=device)
-        return EpochProjection(
-            epoch=0, positions=np.zeros((0, 2), np.float32),
-            encode=lambda v: _batched(lambda t: frozen.encode((t - m_t) / scale), v, device),
-            decode=lambda xy: _batched(lambda t: frozen.decode(t) * scale + m_t, xy, device),
-            boundary=np.zeros((0, dim), np.float32), boundary_positions=np.zeros((0, 2), np.float32), head=None,
-            state={"model": {k: v.detach().cpu() for k, v in frozen.state_dict().items()},
-                   "mean": torch.as_tensor(np.asarray(mean, np.float32)), "scale": float(scale), "dim": dim,
-                   "hidden": list(model.hidden)},
-        )
+    def epoch_state(self, result: EpochResult) -> dict[str, Any]:
+        """The frozen encoder/decoder with its normalisation, the boundary samples, and the
+        random streams' states (a resumed run continues exactly as an uninterrupted one)."""
+        return {**self._state, "rng": rng_state(self._rng, self._gen)}
 
-    def load_epoch(self, state: dict, run: TrainingDynamics, epoch: int, positions: np.ndarray,
-                   head: PredictionHead | None) -> EpochProjection:
-        """Rebuild an epoch's :class:`EpochProjection` from the state saved in ``model/E.pth``.
-
-        Raises:
-            KeyError/RuntimeError: a state dict that does not fit (callers turn it into DynamicsError).
-        """
-        device = resolve_device(self.params.device)
-        model = VisModel(int(state["dim"]), state["hidden"])
-        model.load_state_dict(state["model"])
-        ep = self._frozen(model.to(device), state["mean"].numpy(), float(state["scale"]), int(state["dim"]), device)
+    def restore(self, state: Mapping[str, Any], source: EpochSource, epoch: int, positions: np.ndarray) -> EpochResult:
+        """Rebuild a saved epoch (its inverse map and boundary samples)."""
+        model, mean, scale = model_from_state(state, self.device)
+        inv = frozen_inverse(model, mean, scale, self.device)[0]
         bnd = state.get("boundary")
-        ep.epoch, ep.positions, ep.head = epoch, positions, head
-        if bnd is not None and len(bnd):
-            ep.boundary = bnd.numpy().astype(np.float32)
-            ep.boundary_positions = ep.encode(ep.boundary)
-        return ep
+        bnd = bnd.numpy().astype(np.float32) if bnd is not None and len(bnd) else np.zeros((0, source.dim), np.float32)
+        return EpochResult.make(epoch, positions, inv, bnd, inv.encode(bnd) if len(bnd) else None, dim=source.dim)

@@ -1,9 +1,10 @@
 """The subject model's prediction head ``f: representation [M, D] -> class scores [M, C]``.
 
 Used to find boundary samples, paint territories and measure PPR. It is the
-recorded model's ``prediction(h)`` when ``model.py`` and ``model/E.pth`` exist;
-otherwise a multinomial logistic regression (scikit-learn) fit on the epoch's
-(representation, predicted class) pairs stands in, and says so.
+recorded model's ``prediction(h)`` when ``model.py`` and ``model/E.pth`` exist (built by
+:mod:`ttvis.dynamics.source`, which reads the run); otherwise a multinomial logistic
+regression (scikit-learn) fit on the epoch's (representation, predicted class) pairs
+stands in, and says so. Arrays in, a callable out: no file I/O here.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-
-from ttvis.dynamics.folder import TrainingDynamics
 
 
 @dataclass
@@ -44,23 +43,6 @@ class PredictionHead:
                 hb = torch.from_numpy(np.array(h[s : s + batch], dtype=np.float32)).to(self.device)
                 out.append(torch.softmax(self.fn(hb).float(), dim=1).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.n_classes), np.float32)
-
-
-def head_for_epoch(run: TrainingDynamics, epoch: int, device: str = "cpu") -> PredictionHead | None:
-    """The prediction head for ``epoch``; None for a run without classes (representation task).
-
-    Raises:
-        DynamicsError: a recorded ``model.py`` / checkpoint that cannot be loaded.
-    """
-    from ttvis.dynamics.subject import load_subject_model
-
-    if run.task != "classification":
-        return None
-    model = load_subject_model(run, epoch, device)
-    if model is not None:
-        return PredictionHead(model.prediction, run.n_classes, "subject model",
-                              f"subject model {type(model).__name__} from model.py + model/{epoch}.pth", device)
-    return fallback_head(run.representation(epoch), run.predicted_class(epoch), run.n_classes, device)
 
 
 def fallback_head(reps: np.ndarray, predicted: np.ndarray | None, n_classes: int, device: str = "cpu") -> PredictionHead:

@@ -55,8 +55,8 @@ def _exact(x: np.ndarray, k: int, chunk: int = 2048) -> tuple[np.ndarray, np.nda
     return torch.cat(idx_out).numpy().astype(np.int64), torch.cat(dist_out).numpy().astype(np.float32)
 
 
-def neighbour_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per row, the share of ``a``'s neighbours that are also ``b``'s.
+def neighbour_overlap(a: np.ndarray, b: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """Per row, the share of ``a``'s neighbours that are also ``b``'s (vectorised, in row chunks).
 
     Args:
         a, b: int ``[N, k]`` neighbour lists of the same N points (no repeats within a row).
@@ -64,5 +64,62 @@ def neighbour_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     Returns:
         float32 ``[N]`` in [0, 1].
     """
-    k = a.shape[1]
-    return np.array([np.intersect1d(x, y, assume_unique=True).size / k for x, y in zip(a, b)], np.float32)
+    n, k = a.shape
+    out = np.empty(n, np.float32)
+    for s in range(0, n, chunk):
+        aa, bb = a[s : s + chunk], b[s : s + chunk]
+        out[s : s + chunk] = (aa[:, :, None] == bb[:, None, :]).any(2).sum(1) / k
+    return out
+
+
+def nearest(pool: np.ndarray, query: np.ndarray, k: int, seed: int = 0, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest ``pool`` rows of each ``query`` row (Euclidean): exact in chunks when
+    the pool is below :data:`EXACT_LIMIT`, through a pynndescent index above.
+
+    Args:
+        pool: float32 ``[N, D]``; query: float32 ``[Q, D]``; 1 <= k <= N.
+
+    Returns:
+        ``(indices int64 [Q, k], distances float32 [Q, k])``, ascending distance.
+    """
+    n = pool.shape[0]
+    if not 1 <= k <= n:
+        raise ValueError(f"k: expected 1 <= k <= {n} (pool rows), found {k}")
+    if n >= EXACT_LIMIT:
+        from pynndescent import NNDescent
+
+        index = NNDescent(pool, n_neighbors=min(max(k, 15), n), metric="euclidean", random_state=seed, n_jobs=1, low_memory=True)
+        idx, dist = index.query(query, k=k)
+        return idx.astype(np.int64), dist.astype(np.float32)
+    import torch
+
+    p = torch.tensor(np.asarray(pool, np.float32), dtype=torch.float64)
+    idx_out, dist_out = [], []
+    for s in range(0, query.shape[0], chunk):
+        q = torch.tensor(np.asarray(query[s : s + chunk], np.float32), dtype=torch.float64)
+        d, i = torch.topk(torch.cdist(q, p), k, dim=1, largest=False)
+        idx_out.append(i)
+        dist_out.append(d)
+    if not idx_out:
+        return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
+    return torch.cat(idx_out).numpy().astype(np.int64), torch.cat(dist_out).numpy().astype(np.float32)
+
+
+def place_by_neighbours(pool_x: np.ndarray, pool_xy: np.ndarray, query_x: np.ndarray, k: int = 15, seed: int = 0) -> np.ndarray:
+    """Out-of-sample positions: each query row goes to the inverse-distance weighted mean of the
+    2-D positions of its ``k`` nearest pool rows in representation space (how methods without a
+    transform place samples they were not fitted on, e.g. test samples).
+
+    Args:
+        pool_x: float32 ``[N, D]`` fitted representations; pool_xy: float32 ``[N, 2]`` their positions;
+        query_x: float32 ``[Q, D]``.
+
+    Returns:
+        float32 ``[Q, 2]``.
+    """
+    if query_x.shape[0] == 0:
+        return np.zeros((0, 2), np.float32)
+    idx, dist = nearest(pool_x, query_x, min(k, pool_x.shape[0]), seed)
+    w = 1.0 / (dist.astype(np.float64) + 1e-6)
+    w /= w.sum(1, keepdims=True)
+    return (w[:, :, None] * pool_xy[idx].astype(np.float64)).sum(1).astype(np.float32)

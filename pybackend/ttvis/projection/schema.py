@@ -17,19 +17,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class ParamError(ValueError):
-    """A parameter value that does not fit its schema.
+    """A parameter value that does not fit its schema (or an unknown parameter name).
 
     Attributes:
         field: the parameter's name (``"lambda1"``); reason: what was expected, in words
-            (``"a number >= 0"``); value: what was given.
+            (``"a number >= 0"``); value: what was given; known: for an unknown name, the
+            names there are (else None).
     """
 
     def __init__(self, field: str, reason: str, value: Any = None, known: list[str] | None = None):
         self.field, self.reason, self.value, self.known = field, reason, value, known
-        msg = f"parameter {field}: {reason}"
-        if known is None:
-            msg += f", found {value!r}"
-        super().__init__(msg)
+        super().__init__(self.message(f"parameter {field}"))
+
+    def message(self, name: str) -> str:
+        """The error with the parameter called ``name`` (``--lambda1``, ``params.lambda1``)."""
+        if self.known is not None:
+            return f"{name}: {self.reason}"
+        return f"{name}: expected {self.reason}, found {self.value!r}"
 
 
 class Params(BaseModel):
@@ -87,7 +91,7 @@ def validate(cls: type[Params], values: dict[str, Any] | None) -> Params:
     known = list(cls.model_fields)
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ParamError(", ".join(unknown), f"unknown for {cls.__name__.removesuffix('Params') or cls.__name__}; "
+        raise ParamError(", ".join(unknown), f"unknown parameter of {cls.__name__.removesuffix('Params') or cls.__name__}; "
                          f"known: {', '.join(known)}", known=known)
     for name, v in values.items():  # "1,2" for a list field (CLI, settings)
         if isinstance(v, str) and _is_list(cls, name):

@@ -1,21 +1,17 @@
 """The ``ttvis/*`` methods, independent of transport (DESIGN.md "Protocol").
 
 Each method takes a plain-dict ``params`` and returns a JSON-ready dict, or raises
-:class:`ApiError` with a message a user can act on. Training runs in a background
-thread; it reports through a :class:`ProgressSink` and broadcasts notifications
-(``ttvis/epochReady``, ``ttvis/trainFinished``) through the ``notify`` callback.
+:class:`ApiError` with a message a user can act on. Training jobs run in the
+:class:`~ttvis.server.jobs.JobRunner`; the methods and their parameter schemas come from
+the registry (:mod:`ttvis.projection.registry`), so nothing here knows a method by name.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
-import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import numpy as np
 
@@ -24,6 +20,7 @@ from ttvis.dynamics.folder import TrainingDynamics
 from ttvis.dynamics.results import VisResults
 from ttvis.server.discover import find_runs, is_run_folder
 from ttvis.server.encoding import encode_array, encode_bytes
+from ttvis.server.jobs import Job, JobRunner, Notify, ProgressSink, jsonable
 
 log = logging.getLogger("ttvis.server")
 
@@ -44,43 +41,6 @@ class ApiError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-class ProgressSink(Protocol):
-    """Where a job reports work-done progress (LSP ``$/progress`` begin/report/end)."""
-
-    def begin(self, title: str, message: str) -> None:
-        """Work starts (percentage 0)."""
-
-    def report(self, percentage: int, message: str) -> None:
-        """Work advanced to ``percentage`` (0..100)."""
-
-    def end(self, message: str) -> None:
-        """Work ended (done, cancelled or failed, said in ``message``)."""
-
-
-Notify = Callable[[str, dict], None]
-
-
-@dataclass
-class Job:
-    """A background training job."""
-
-    id: str
-    path: Path
-    method: str
-    cancel: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
-    status: str = "running"  # running | done | cancelled | failed
-    epoch: int = 0
-    total: int = 0
-    error: str | None = None
-    stage: str = "starting"
-
-    @property
-    def percentage(self) -> int:
-        """Finished share of the job's epochs, 0..100."""
-        return int(100 * self.epoch / self.total) if self.total else 0
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -105,9 +65,8 @@ class TtvisApi:
                  trusted: bool = False):
         self.trusted = trusted
         self.notify: Notify = notify or (lambda m, p: None)
-        self.jobs: dict[str, Job] = {}
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
+        self.runner = JobRunner(self.notify, on_end=lambda job: self._runs.pop(job.path, None))
+        self.jobs = self.runner.jobs
         self._runs: dict[Path, TrainingDynamics] = {}
         self._derived: dict[tuple, Any] = {}
         self.set_roots(roots)
@@ -170,10 +129,7 @@ class TtvisApi:
         return epoch
 
     def _job_for(self, path: Path) -> Job | None:
-        for j in self.jobs.values():
-            if j.path == path and j.status == "running":
-                return j
-        return None
+        return self.runner.running_for(path)
 
     def _check_not_locked(self, path: Path, method: str) -> None:
         """Refuse (BUSY) when another process (say ``ttvis visualize``) writes these results."""
@@ -401,22 +357,26 @@ class TtvisApi:
         return self.metrics(params)
 
     def methods(self, params: dict) -> dict:
-        """``ttvis/methods`` -> each method's parameters (name, type, default, help, range)."""
-        from ttvis.projection.params import params_schema
-        from ttvis.projection.registry import METHODS
+        """``ttvis/methods`` -> ``{methods: [{name, description, paper, hasInverse, schema}], run: schema}``:
+        every registered method with the JSON Schema of its parameters, and the JSON Schema
+        of the run settings (seed, device, resolution, fit_on) that ``ttvis/train`` takes as ``run``."""
+        from ttvis.projection.registry import methods
+        from ttvis.projection.schema import RunParams, json_schema
 
-        return {"methods": {name: params_schema(cls.params_cls) for name, cls in METHODS.items()}}
+        return {"methods": [cls.describe() for cls in methods().values()], "run": json_schema(RunParams)}
 
     # ---- training -----------------------------------------------------------------
     def train(self, params: dict, progress: ProgressSink | None = None) -> dict:
-        """``ttvis/train {path, method, params?, epochs?}`` -> ``{job}`` at once; trains in the background.
+        """``ttvis/train {path, method, params?, run?, epochs?, restart?}`` -> ``{job, path, method, epochs}``
+        at once; trains in the background (:class:`~ttvis.server.jobs.JobRunner`).
 
-        Progress goes to ``progress``; each finished epoch is broadcast as ``ttvis/epochReady
-        {path, method, epoch, total, metrics}``, the end as ``ttvis/trainFinished {job, path,
-        method, status, error?}``. One job per folder at a time.
+        ``params`` are the method's (its schema in ``ttvis/methods``), ``run`` the run settings.
+        The same request after a stop continues the stopped run (``restart: true`` starts over).
+        One job per folder at a time; a folder another process writes is refused (BUSY).
         """
-        from ttvis.projection.params import params_from_dict
+        from ttvis.pipeline import parse_epochs
         from ttvis.projection.registry import get_method
+        from ttvis.projection.schema import ParamError, RunParams, validate
 
         try:
             run = self._run(params.get("path"))
@@ -430,74 +390,30 @@ class TtvisApi:
                 raise
             needs_code = True
         method = self._method(params.get("method", "DVI"))
-        user = params.get("params") or {}
-        if not isinstance(user, dict):
-            raise ApiError(INVALID_PARAMS, "params.params: expected an object of method parameters")
+        values: dict[str, dict] = {}
+        for key in ("params", "run"):
+            v = params.get(key) or {}
+            if not isinstance(v, dict):
+                raise ApiError(INVALID_PARAMS, f"params.{key}: expected an object of {'method parameters' if key == 'params' else 'run settings'}")
+            values[key] = v
+        for key, cls in (("params", get_method(method).Params), ("run", RunParams)):
+            try:
+                validate(cls, values[key])
+            except ParamError as exc:
+                raise ApiError(INVALID_PARAMS, exc.message(f"params.{key}.{exc.field}")) from None
         try:
-            params_from_dict(get_method(method).params_cls, user)
-            from ttvis.pipeline import parse_epochs
-
             chosen = parse_epochs(params.get("epochs"), available)
         except ValueError as exc:
             raise ApiError(INVALID_PARAMS, str(exc)) from None
         self._check_trust(path, needs_code)
-        with self._lock:
+        with self.runner.lock:
             other = self._job_for(path)
             if other is not None:
                 raise ApiError(BUSY, f"{path}: {other.method} training job {other.id} is already running on this folder; wait or cancel it")
             self._check_not_locked(path, method)
-            job = Job(id=f"job-{next(self._ids)}", path=path, method=method, total=len(chosen))
-            self.jobs[job.id] = job
-        job.thread = threading.Thread(target=self._train_job, args=(job, user, chosen, progress), name=job.id, daemon=True)
-        job.thread.start()
+            job = self.runner.start(path, method, values["params"], values["run"], chosen, progress,
+                                    restart=bool(params.get("restart")))
         return {"job": job.id, "path": str(path), "method": method, "epochs": chosen}
-
-    def _train_job(self, job: Job, user: dict, chosen: list[int], progress: ProgressSink | None) -> None:
-        from ttvis.dynamics.lock import LockedError
-        from ttvis.pipeline import visualize
-        from ttvis.projection.trainer import Cancelled
-
-        title = f"Training {job.method} on {job.path.name}"
-        if progress:
-            progress.begin(title, f"epoch 0/{job.total}")
-
-        def on_epoch(epoch: int, total: int, metrics: dict) -> None:
-            job.epoch += 1
-            if progress:
-                progress.report(job.percentage, f"epoch {job.epoch}/{total} (E{epoch})")
-            self.notify("ttvis/epochReady", {"path": str(job.path), "method": job.method, "epoch": epoch,
-                                             "done": job.epoch, "total": total, "job": job.id,
-                                             "metrics": _jsonable({k: v for k, v in metrics.items() if k != "training"})})
-
-        def on_stage(epoch: int, stage: str) -> None:
-            job.stage = stage
-            msg = f"epoch {min(job.epoch + 1, job.total)}/{job.total}" + (f" (E{epoch})" if epoch else "") + f": {stage}"
-            if progress:
-                progress.report(job.percentage, msg)
-            self.notify("ttvis/trainProgress", {"path": str(job.path), "method": job.method, "job": job.id, "epoch": epoch,
-                                                "done": job.epoch, "total": job.total, "stage": stage,
-                                                "percentage": job.percentage, "message": msg})
-
-        t0 = time.perf_counter()
-        try:
-            visualize(job.path, job.method, user, chosen, on_epoch=on_epoch, cancel=job.cancel, on_stage=on_stage)
-            job.status = "done"
-            msg = f"done: {job.total} epochs in {time.perf_counter() - t0:.0f} s"
-        except Cancelled:
-            job.status = "cancelled"
-            msg = f"cancelled after {job.epoch}/{job.total} epochs (finished epochs kept)"
-        except (DynamicsError, ValueError, LockedError) as exc:  # the user's to fix: the message says how
-            job.status, job.error = "failed", str(exc)
-            msg = f"failed: {job.error}"
-        except Exception as exc:  # report, never kill the server
-            log.exception("training job %s failed", job.id)
-            job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
-            msg = f"failed: {job.error}"
-        self._runs.pop(job.path, None)
-        if progress:
-            progress.end(msg)
-        self.notify("ttvis/trainFinished", {"job": job.id, "path": str(job.path), "method": job.method,
-                                            "status": job.status, "epochs": job.epoch, "message": msg, "error": job.error})
 
     def cancel(self, params: dict) -> dict:
         """``ttvis/cancel {job}`` -> ``{job, status}``; finished epochs are kept."""
@@ -506,28 +422,17 @@ class TtvisApi:
             raise ApiError(INVALID_PARAMS, f"params.job: expected a job id string (from ttvis/train), found {jid!r}")
         job = self.jobs.get(jid)
         if job is None:
-            raise ApiError(INVALID_PARAMS, f"unknown job {params.get('job')!r}; running: {[j.id for j in self.jobs.values() if j.status == 'running']}")
+            raise ApiError(INVALID_PARAMS, f"unknown job {jid!r}; running: {[j.id for j in self.jobs.values() if j.status == 'running']}")
         job.cancel.set()
         return {"job": job.id, "status": "cancelling" if job.status == "running" else job.status}
 
     def stop_jobs(self, timeout: float = 1.5) -> int:
-        """Cancel every running job and wait up to ``timeout`` seconds in all for them to end
-        (finished epochs stay on disk). Returns how many were running."""
-        running = [j for j in self.jobs.values() if j.status == "running"]
-        for j in running:
-            j.cancel.set()
-        deadline = time.monotonic() + timeout
-        for j in running:
-            if j.thread:
-                j.thread.join(max(0.0, deadline - time.monotonic()))
-        return len(running)
+        """Cancel every running job and wait up to ``timeout`` s for them (see :meth:`JobRunner.stop_all`)."""
+        return self.runner.stop_all(timeout)
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """Block until a job ends (for tests and scripts)."""
-        job = self.jobs[job_id]
-        if job.thread:
-            job.thread.join(timeout)
-        return job
+        return self.runner.wait(job_id, timeout)
 
 
 # ---- helpers --------------------------------------------------------------------
@@ -574,7 +479,4 @@ def _bounds(xy: np.ndarray) -> list[float]:
     return [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])]
 
 
-def _jsonable(obj: Any) -> Any:
-    from ttvis.dynamics.atomic import _json_safe
-
-    return _json_safe(obj)
+_jsonable = jsonable

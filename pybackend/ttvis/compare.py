@@ -1,0 +1,109 @@
+"""``ttvis compare``: every method on one run, side by side (time, memory, faithfulness).
+
+Each method runs as ``python -m ttvis visualize`` in its own process, so its peak memory is
+its own; a method whose complete results already match its parameters (``params.json``) is
+reused, not retrained (``visualize`` says so and returns at once). The table goes to
+``RUN/visualize/compare.md`` and ``compare.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ttvis.dynamics import atomic
+from ttvis.dynamics.errors import DynamicsError
+from ttvis.dynamics.results import VisResults
+
+#: compare.md columns: header, key in a method's row
+COLUMNS = [
+    ("method", "method"), ("seconds", "seconds"), ("s/epoch", "seconds_per_epoch"), ("peak RSS MB", "peak_rss_mb"),
+    ("NPR train", "npr_train"), ("NPR test", "npr_test"), ("NPR bnd", "npr_boundary"), ("PPR train", "ppr_train"),
+    ("rank first", "ranking_first"), ("rank mean", "ranking_mean"), ("stability", "stability"),
+    ("interslice kNN", "interslice_knn"), ("trust", "trustworthiness"), ("territory", "territory_agreement"),
+]
+NO_INVERSE = "no inverse map"
+
+
+def method_row(name: str, evals: dict[str, Any], has_inverse: bool) -> dict[str, Any]:
+    """One method's row from its ``eval.json``: last-epoch metrics, the run's temporal measures,
+    time and memory. PPR and territory agreement read "no inverse map" for a method without one."""
+    s = evals.get("summary") or {}
+    final, tm = s.get("final") or {}, s.get("temporal") or {}
+    n = len(evals.get("epochs", {}))
+    secs = evals.get("seconds")
+    row = {"method": name, "epochs": n, "seconds": secs, "seconds_per_epoch": secs / n if secs and n else None,
+           "peak_rss_mb": evals.get("peak_rss_mb"), **{k: final.get(k) for k in ("npr_train", "npr_test", "npr_boundary",
+           "ppr_train", "trustworthiness", "territory_agreement")}, **tm}
+    if not has_inverse:
+        row["ppr_train"] = row["territory_agreement"] = NO_INVERSE
+    return row
+
+
+def markdown(rows: list[dict[str, Any]], title: str) -> str:
+    """The rows as a Markdown table under a heading."""
+    from ttvis.console import fmt
+
+    head = "| " + " | ".join(h for h, _ in COLUMNS) + " |"
+    rule = "| " + " | ".join("---" for _ in COLUMNS) + " |"
+    body = ["| " + " | ".join(fmt(r.get(k), 1 if k in ("seconds", "peak_rss_mb") else 3) for _, k in COLUMNS) + " |" for r in rows]
+    return "\n".join([f"# {title}", "", head, rule, *body, ""])
+
+
+def compare(run_path: str | Path, methods: list[str], epochs: str | None = None, run: dict[str, Any] | None = None,
+            restart: bool = False, on_message: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train (or reuse) each method on a run and write ``visualize/compare.{md,json}``.
+
+    Args:
+        run_path: the run folder; methods: registered method names; epochs: the selection
+            (``parse_epochs``); run: run settings (seed, device, resolution, fit_on);
+            restart: retrain even when matching results exist.
+
+    Returns:
+        ``{"run", "epochs", "methods": [rows], "markdown", "written": [paths]}``.
+
+    Raises:
+        ValueError: an unknown method; DynamicsError: bad folder, or a method whose
+            training failed (its error is in the message).
+    """
+    from ttvis.dynamics.folder import TrainingDynamics
+    from ttvis.projection.registry import get_method
+
+    tdyn = TrainingDynamics(run_path)
+    classes = [get_method(m) for m in methods]
+    say = on_message or (lambda m: None)
+    rows = []
+    for cls in classes:
+        cmd = [sys.executable, "-m", "ttvis", "visualize", str(tdyn.path), "--method", cls.name, "--quiet"]
+        if epochs:
+            cmd += ["--epochs", str(epochs)]
+        for k, v in (run or {}).items():
+            cmd += [f"--{k.replace('_', '-')}", str(v)]
+        if restart:
+            cmd.append("--restart")
+        say(f"{cls.name}: {' '.join(cmd[3:])}")
+        t0 = time.perf_counter()
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            last = (r.stderr.strip().splitlines() or ["(no message)"])[-1]
+            raise DynamicsError(tdyn.path / "visualize" / cls.name, f"{cls.name} to train", f"a failure: {last}")
+        evals = VisResults(tdyn.path, cls.name, tdyn.n_samples).eval()
+        rows.append(method_row(cls.name, evals, cls.has_inverse))
+        say(f"{cls.name}: {time.perf_counter() - t0:.0f} s")
+    title = f"Methods on {tdyn.name} ({tdyn.n_samples} samples, {tdyn.dim} dims, epochs {epochs or 'all'})"
+    md = markdown(rows, title)
+    out = {"run": str(tdyn.path), "epochs": epochs or "all", "methods": rows, "markdown": md}
+    vis = tdyn.path / "visualize"
+    atomic.save_json(vis / "compare.json", {k: v for k, v in out.items() if k != "markdown"})
+    atomic.save_bytes(vis / "compare.md", md.encode("utf-8"))
+    out["written"] = [str(vis / "compare.md"), str(vis / "compare.json")]
+    return out
+
+
+def dumps(out: dict[str, Any]) -> str:
+    """``compare``'s result as JSON (without the Markdown)."""
+    return json.dumps({k: v for k, v in out.items() if k != "markdown"}, indent=2)

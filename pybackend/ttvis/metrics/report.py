@@ -1,0 +1,101 @@
+"""The numbers ``eval.json`` holds: one epoch's faithfulness metrics, and the run's temporal
+measures, from arrays (DESIGN.md "Faithfulness metrics"). No file I/O."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ttvis.metrics import faithfulness as fm
+from ttvis.metrics.temporal import temporal_measures
+from ttvis.projection.base import EpochResult
+
+K = 15
+TEMPORAL_MAX = 3000  # samples scored by the temporal measures (a fixed random subset above this)
+
+#: per-epoch keys summarised as "final" and "mean" (in this order in tables)
+EPOCH_KEYS = ["npr_train", "npr_test", "npr_boundary", "ppr_train", "ppr_test", "temporal_ranking",
+              "trustworthiness", "continuity", "territory_agreement"]
+#: run-level temporal keys
+TEMPORAL_KEYS = ["ranking_first", "ranking_mean", "stability", "interslice_knn"]
+
+
+def epoch_metrics(x: np.ndarray, result: EpochResult, train: np.ndarray, test: np.ndarray, *,
+                  probabilities: Callable[[np.ndarray], np.ndarray] | None = None, predicted: np.ndarray | None = None,
+                  labels: np.ndarray | None = None, territory: np.ndarray | None = None, scale: np.ndarray | None = None,
+                  k: int = K) -> dict[str, Any]:
+    """Faithfulness metrics of one epoch, a JSON-ready dict.
+
+    Args:
+        x: float32 ``[N, D]`` representations; result: the method's epoch (positions, boundary
+            samples, inverse map); train, test: int64 sample indices.
+        probabilities: the prediction head ``[M, D] -> [M, C]`` (None: no PPR).
+        predicted: int64 ``[N]`` recorded predicted classes; labels: int64 ``[N]`` (-1 = none).
+        territory: int ``[R, R]`` territory class grid over ``scale`` ``[x0, y0, x1, y1]``.
+
+    Returns:
+        ``npr_train`` (neighbours among training samples), ``npr_test`` (test samples'
+        neighbours among all samples), ``npr_boundary`` (boundary samples' neighbours among
+        training samples), ``ppr_train``/``ppr_test`` (None without an inverse map),
+        ``trustworthiness``/``continuity``, ``territory_agreement``, ``accuracy_train/test``.
+    """
+    from ttvis.render.territory import position_to_pixel
+
+    xy = result.positions
+    m: dict[str, Any] = {
+        "npr_train": fm.neighbour_preserving_rate(x[train], xy[train], k),
+        "npr_test": fm.neighbour_preserving_rate(x, xy, k, query=test) if test.size else None,
+        "npr_boundary": fm.neighbour_preserving_rate_cross(result.boundary, x[train], result.boundary_positions, xy[train], k)
+        if len(result.boundary) else None,
+        "trustworthiness": fm.trustworthiness(x, xy, k),
+        "continuity": fm.continuity(x, xy, k),
+        "ppr_train": None, "ppr_test": None,
+    }
+    inv = result.inverse
+    if probabilities is not None and inv is not None:
+        m["ppr_train"] = fm.prediction_preserving_rate(x[train], inv.encode, inv.decode, probabilities)
+        m["ppr_test"] = fm.prediction_preserving_rate(x[test], inv.encode, inv.decode, probabilities) if test.size else None
+    if predicted is None and probabilities is not None:
+        predicted = probabilities(x).argmax(1)
+    if predicted is not None and labels is not None and (labels >= 0).any():
+        m["accuracy_train"] = float((predicted[train] == labels[train]).mean())
+        m["accuracy_test"] = float((predicted[test] == labels[test]).mean()) if test.size else None
+    if territory is not None and scale is not None and predicted is not None:
+        r, c = position_to_pixel(xy, scale, territory.shape[0])
+        m["territory_agreement"] = float((territory[r, c] == predicted).mean())
+    return m
+
+
+def temporal_sample(n: int, seed: int = 0, limit: int = TEMPORAL_MAX) -> np.ndarray:
+    """The samples the temporal measures score: all up to ``limit``, else a fixed random subset."""
+    return np.arange(n) if n <= limit else np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
+
+
+def run_temporal(high: list[np.ndarray], low: list[np.ndarray], epochs: list[int], n_samples: int) -> dict[str, Any]:
+    """The run's temporal measures (:func:`~ttvis.metrics.temporal.temporal_measures`) on the
+    scored samples' rows (``high``/``low`` already restricted to them), as recorded in
+    ``eval.json["temporal"]``: the four measures, ``samples`` scored of ``n_samples``, the
+    interslice ``k`` and each epoch's ranking with itself as reference."""
+    k = 5 if len(epochs) > 6 else max(1, len(epochs) - 2)
+    t = temporal_measures(high, low, k_slices=k)
+    return {**{key: t[key] for key in TEMPORAL_KEYS}, "samples": int(high[0].shape[0]) if high else 0,
+            "of": int(n_samples), "interslice_k": k, "epochs": list(epochs),
+            "ranking_per_epoch": dict(zip(map(str, epochs), t["ranking_per_epoch"]))}
+
+
+def summary(evals: dict[str, Any]) -> dict[str, Any]:
+    """``{"last_epoch", "final": {key: value at the last epoch}, "mean": {key: mean over epochs},
+    "temporal": {the run's temporal measures}}`` of an ``eval.json``."""
+    ep = evals.get("epochs", {})
+    if not ep:
+        return {}
+    last = max(ep, key=int)
+
+    def mean(key: str) -> float | None:
+        vals = [v[key] for v in ep.values() if isinstance(v.get(key), (int, float)) and np.isfinite(v[key])]
+        return float(np.mean(vals)) if vals else None
+
+    tm = evals.get("temporal") or {}
+    return {"last_epoch": int(last), "final": {k: ep[last].get(k) for k in EPOCH_KEYS},
+            "mean": {k: mean(k) for k in EPOCH_KEYS}, "temporal": {k: tm.get(k) for k in TEMPORAL_KEYS}}

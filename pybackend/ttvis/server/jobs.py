@@ -1,0 +1,164 @@
+"""The server's job runner: training jobs in background threads, their progress, cancellation.
+
+A job runs :func:`ttvis.pipeline.visualize` and reports through a :class:`ProgressSink`
+(LSP ``$/progress`` begin/report/end) and through notifications broadcast to every client:
+``ttvis/trainProgress`` as each step starts, ``ttvis/epochReady`` as each epoch lands on
+disk, ``ttvis/trainFinished`` at the end. One job per run folder at a time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+log = logging.getLogger("ttvis.server")
+Notify = Callable[[str, dict], None]
+
+
+class ProgressSink(Protocol):
+    """Where a job reports work-done progress (LSP ``$/progress`` begin/report/end)."""
+
+    def begin(self, title: str, message: str) -> None:
+        """Work starts (percentage 0)."""
+
+    def report(self, percentage: int, message: str) -> None:
+        """Work advanced to ``percentage`` (0..100)."""
+
+    def end(self, message: str) -> None:
+        """Work ended (done, cancelled or failed, said in ``message``)."""
+
+
+@dataclass
+class Job:
+    """A background training job.
+
+    Attributes:
+        id: ``job-N``; path: the run; method: the method's name; status: running | done |
+        cancelled | failed; epoch: epochs finished; total: epochs chosen; stage: the step
+        now running; error: the failure's message.
+    """
+
+    id: str
+    path: Path
+    method: str
+    cancel: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    status: str = "running"
+    epoch: int = 0
+    total: int = 0
+    error: str | None = None
+    stage: str = "starting"
+
+    @property
+    def percentage(self) -> int:
+        """Finished share of the job's epochs, 0..100."""
+        return int(100 * self.epoch / self.total) if self.total else 0
+
+
+class JobRunner:
+    """Starts, tracks and stops training jobs.
+
+    Args:
+        notify: ``notify(method, params)`` broadcasts a notification to every client.
+        on_end: called with each job when it ends (the API drops its cached view of the run).
+    """
+
+    def __init__(self, notify: Notify, on_end: Callable[[Job], None] | None = None):
+        self.notify = notify
+        self.on_end = on_end or (lambda job: None)
+        self.jobs: dict[str, Job] = {}
+        self._ids = itertools.count(1)
+        self.lock = threading.Lock()
+
+    def running_for(self, path: Path) -> Job | None:
+        """The running job on ``path``, if any."""
+        return next((j for j in self.jobs.values() if j.path == path and j.status == "running"), None)
+
+    def start(self, path: Path, method: str, params: dict, run: dict, epochs: list[int],
+              progress: ProgressSink | None, restart: bool = False) -> Job:
+        """Start a job (the caller checked that none runs on ``path``, under :attr:`lock`)."""
+        job = Job(id=f"job-{next(self._ids)}", path=path, method=method, total=len(epochs))
+        self.jobs[job.id] = job
+        job.thread = threading.Thread(target=self._run, args=(job, params, run, epochs, progress, restart), name=job.id, daemon=True)
+        job.thread.start()
+        return job
+
+    def _run(self, job: Job, params: dict, run: dict, epochs: list[int], progress: ProgressSink | None, restart: bool) -> None:
+        from ttvis.dynamics.errors import DynamicsError
+        from ttvis.dynamics.lock import LockedError
+        from ttvis.pipeline import visualize
+        from ttvis.projection.base import Cancelled
+
+        if progress:
+            progress.begin(f"Training {job.method} on {job.path.name}", f"epoch 0/{job.total}")
+        where = {"path": str(job.path), "method": job.method, "job": job.id}
+
+        def on_epoch(epoch: int, total: int, metrics: dict) -> None:
+            job.epoch += 1
+            if progress:
+                progress.report(job.percentage, f"epoch {job.epoch}/{total} (E{epoch})")
+            self.notify("ttvis/epochReady", {**where, "epoch": epoch, "done": job.epoch, "total": total,
+                                             "metrics": jsonable({k: v for k, v in metrics.items() if k != "training"})})
+
+        def on_stage(epoch: int, stage: str) -> None:
+            job.stage = stage
+            msg = f"epoch {min(job.epoch + 1, job.total)}/{job.total}" + (f" (E{epoch})" if epoch else "") + f": {stage}"
+            if progress:
+                progress.report(job.percentage, msg)
+            self.notify("ttvis/trainProgress", {**where, "epoch": epoch, "done": job.epoch, "total": job.total,
+                                                "stage": stage, "percentage": job.percentage, "message": msg})
+
+        def on_message(text: str) -> None:
+            log.info("%s: %s", job.id, text)
+
+        t0 = time.perf_counter()
+        try:
+            visualize(job.path, job.method, params, epochs, on_epoch=on_epoch, on_message=on_message, cancel=job.cancel,
+                      on_stage=on_stage, run=run, restart=restart)
+            job.epoch = job.total  # a resumed run reports only the epochs it added
+            job.status, msg = "done", f"done: {job.total} epochs in {time.perf_counter() - t0:.0f} s"
+        except Cancelled:
+            job.status, msg = "cancelled", f"cancelled after {job.epoch}/{job.total} epochs (finished epochs kept)"
+        except (DynamicsError, ValueError, LockedError) as exc:  # the user's to fix: the message says how
+            job.status, job.error = "failed", str(exc)
+            msg = f"failed: {job.error}"
+        except Exception as exc:  # report, never kill the server
+            log.exception("training job %s failed", job.id)
+            job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
+            msg = f"failed: {job.error}"
+        log.info("%s %s: %s", job.id, job.status, msg)
+        self.on_end(job)
+        if progress:
+            progress.end(msg)
+        self.notify("ttvis/trainFinished", {**where, "status": job.status, "epochs": job.epoch, "message": msg, "error": job.error})
+
+    def stop_all(self, timeout: float = 1.5) -> int:
+        """Cancel every running job and wait up to ``timeout`` seconds in all for them to end
+        (finished epochs stay on disk). Returns how many were running."""
+        running = [j for j in self.jobs.values() if j.status == "running"]
+        for j in running:
+            j.cancel.set()
+        deadline = time.monotonic() + timeout
+        for j in running:
+            if j.thread:
+                j.thread.join(max(0.0, deadline - time.monotonic()))
+        return len(running)
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """Block until a job ends (for tests and scripts)."""
+        job = self.jobs[job_id]
+        if job.thread:
+            job.thread.join(timeout)
+        return job
+
+
+def jsonable(obj: Any) -> Any:
+    """Numpy scalars/arrays and non-finite floats as plain JSON values."""
+    from ttvis.dynamics.atomic import _json_safe
+
+    return _json_safe(obj)
