@@ -12,12 +12,24 @@ export const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
   "--disable-component-update", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"];
 
-/** Record the digits run (`epochs` epochs) and train DVI on it; returns the run folder. */
-export function makeDigitsRun(epochs = 6) {
+// `vis(path, params, run, **kw)`: ttvis.pipeline.visualize with the method's parameters and the run
+// settings (device, resolution) apart where visualize takes `run=`, merged where it does not.
+const VIS = `import inspect
+from ttvis.pipeline import visualize
+def vis(path, params, run, **kw):
+    if "run" in inspect.signature(visualize).parameters:
+        return visualize(path, "DVI", params, run=run, **kw)
+    return visualize(path, "DVI", {**params, **run}, **kw)
+`;
+
+/** Record the digits run (`epochs` epochs) and, unless `visualize` is false, train DVI on it;
+ * returns {root, run} (the run folder inside a fresh temporary root). */
+export function makeDigitsRun(epochs = 6, { visualize = true } = {}) {
   const root = mkdtempSync(path.join(tmpdir(), "ttvis-web-"));
   const run = path.join(root, "digits");
-  const code = `from ttvis.demo.digits import record_digits_run; from ttvis.pipeline import visualize
-record_digits_run(${JSON.stringify(run)}, epochs=${epochs}); visualize(${JSON.stringify(run)}, "DVI", {"device": "cpu", "resolution": 128})`;
+  const code = `${VIS}from ttvis.demo.digits import record_digits_run
+record_digits_run(${JSON.stringify(run)}, epochs=${epochs})
+` + (visualize ? `vis(${JSON.stringify(run)}, {}, {"device": "cpu", "resolution": 128})` : "");
   const r = spawnSync(PYTHON, ["-c", code], { encoding: "utf8", timeout: 300_000 });
   if (r.status !== 0) throw new Error(`making the digits run failed: ${r.stderr}`);
   return { root, run };
@@ -27,20 +39,21 @@ record_digits_run(${JSON.stringify(run)}, epochs=${epochs}); visualize(${JSON.st
  * one line of text per sample), with DVI results; returns its folder. */
 export function makeTextRun(run) {
   const dst = path.join(path.dirname(run), "text-run");
-  const code = `import json, shutil; from ttvis.pipeline import visualize
+  const code = `${VIS}import json, shutil
 shutil.copytree(${JSON.stringify(run)}, ${JSON.stringify(dst)}, ignore=shutil.ignore_patterns("visualize", "prediction", "model", "model.py", "sprites", "label"))
 open(${JSON.stringify(dst + "/dataset/text.txt")}, "w").write("".join(f"text of sample {i}\\n" for i in range(1797)))
 json.dump({"task": "representation"}, open(${JSON.stringify(dst + "/dataset/info.json")}, "w"))
-visualize(${JSON.stringify(dst)}, "DVI", {"device": "cpu", "max_epochs": 5, "first_epochs": 10}, epochs="1-3")`;
+vis(${JSON.stringify(dst)}, {"max_epochs": 5, "first_epochs": 10}, {"device": "cpu"}, epochs="1-3")`;
   const r = spawnSync(PYTHON, ["-c", code], { encoding: "utf8", timeout: 300_000 });
   if (r.status !== 0) throw new Error(`making the text run failed: ${r.stderr}`);
   return dst;
 }
 
-/** Start `ttvis serve ROOT`; resolves to {url, port, token, stop()}. */
-export function startServe(root) {
+/** Start `ttvis serve ROOT` (with `--trust` when `trust`: runs' model.py may be imported, so runs
+ * with a model can be trained); resolves to {url, port, token, stop()}. */
+export function startServe(root, { trust = false } = {}) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(PYTHON, ["-m", "ttvis.cli", "serve", root], { stdio: ["ignore", "pipe", "inherit"] });
+    const proc = spawn(PYTHON, ["-m", "ttvis.cli", "serve", root, ...(trust ? ["--trust"] : [])], { stdio: ["ignore", "pipe", "inherit"] });
     let buf = "";
     const timer = setTimeout(() => reject(new Error("ttvis serve did not start")), 60_000);
     proc.stdout.on("data", (d) => {
@@ -68,4 +81,33 @@ export async function openPage(browser, url, viewport = { width: 1100, height: 8
   await page.goto(url);
   await page.waitForFunction(() => window.__ttvis && window.__ttvis.ready, null, { timeout: 60_000 });
   return { page, errors };
+}
+
+/** Send one JSON-RPC request to the server over a websocket of its own, opened inside `page` (any
+ * page served by it); resolves to the result, rejects with the error's message. */
+export async function rpc(page, server, method, params) {
+  return page.evaluate(async ({ port, token, method, params }) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${encodeURIComponent(token)}`);
+    ws.binaryType = "arraybuffer";
+    await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error("websocket failed")); });
+    const answer = new Promise((resolve) => {
+      ws.onmessage = (ev) => {
+        const msg = JSON.parse(typeof ev.data === "string" ? ev.data : new TextDecoder().decode(ev.data));
+        if (!msg.method && msg.id === 1) resolve(msg);
+        else if (msg.id !== undefined && msg.method) ws.send(JSON.stringify({ jsonrpc: "2.0", id: msg.id, result: null }));
+      };
+    });
+    ws.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }));
+    const msg = await answer;
+    ws.close();
+    if (msg.error) throw new Error(msg.error.message);
+    return msg.result;
+  }, { port: server.port, token: server.token, method, params });
+}
+
+/** Decode a wire array ({dtype, shape, data: base64}) of int32/uint8/float32 in node. */
+export function decodeWire(a) {
+  const buf = Buffer.from(a.data, "base64");
+  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  return a.dtype === "int32" ? new Int32Array(ab) : a.dtype === "float32" ? new Float32Array(ab) : new Uint8Array(ab);
 }

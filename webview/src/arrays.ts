@@ -6,6 +6,7 @@ export interface WireArray {
   data: string;
 }
 
+/** Decode a wire array into the typed array of its dtype (a view of the decoded bytes). */
 export function decodeArray(a: WireArray): Float32Array | Int32Array | Uint8Array {
   const bin = atob(a.data);
   const bytes = new Uint8Array(bin.length);

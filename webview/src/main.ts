@@ -1,53 +1,28 @@
 // The visualization page: territories behind the points, an epoch slider that plays the run,
-// hover, selection (trajectory + neighbours), colour modes, filters, search, legend, metrics.
-// Runs unchanged in the VS Code webview and in a browser (see transport.ts).
+// hover, selection (trajectory + neighbours, or a list), colour modes, filters, search, legend,
+// metrics, and training progress. Runs unchanged in the VS Code webview and in a browser
+// (see transport.ts). The parts live in their own modules: state.ts (view state, saved on every
+// change), data.ts (epochs), encoding.ts (points), legend.ts, selection.ts, training.ts, status.ts.
 import createScatterplot from "regl-scatterplot";
-import { decodeArray, WireArray } from "./arrays";
+import { EpochData, EpochStore } from "./data";
+import { dataTypes, encodingSettings, pointsOf, visibleIndices } from "./encoding";
+import { renderLegend } from "./legend";
+import { SampleStore, SelectionPanel } from "./selection";
+import { ColorBy, initialState, persist, ViewState, VsCodeApi } from "./state";
+import { StatusLine } from "./status";
+import { MethodState, TrainingView } from "./training";
 import { RpcError, Transport, VsCodeTransport, WebSocketTransport } from "./transport";
 
-type ColorBy = "label" | "predicted" | "correctness" | "confidence";
-
-interface EpochData {
-  epoch: number;
-  xy: Float32Array;
-  predicted: Int32Array | null;
-  confidence: Float32Array | null;
-  label: Int32Array;
-  train: Uint8Array;
-  scale: number[];
-  background: string | null;
-  metrics: Record<string, any>;
-}
-
-interface ViewState {
-  path?: string;
-  method: string;
-  epoch?: number;
-  colorBy: ColorBy;
-  hiddenClasses: number[];
-  split: "all" | "train" | "test";
-  misclassifiedOnly: boolean;
-  changedOnly: boolean;
-  speed: number;
-  selected?: number;
-}
-
-declare const acquireVsCodeApi: undefined | (() => { postMessage(m: unknown): void; getState(): any; setState(s: any): void });
+declare const acquireVsCodeApi: undefined | (() => VsCodeApi);
 
 const vscodeApi = typeof acquireVsCodeApi === "function" ? acquireVsCodeApi() : null;
-const params = new URLSearchParams(location.search);
+const query = new URLSearchParams(location.search);
 const transport: Transport = vscodeApi
   ? new VsCodeTransport(vscodeApi)
-  : new WebSocketTransport(`ws://${location.host}/ws?token=${encodeURIComponent(params.get("token") ?? "")}`);
-
-const saved: Partial<ViewState> = (vscodeApi?.getState() as Partial<ViewState>) ?? {};
-const boot = (document.body.dataset.path ? { path: document.body.dataset.path, method: document.body.dataset.method } : {}) as Partial<ViewState>;
-const state: ViewState = {
-  method: "DVI", colorBy: "label", hiddenClasses: [], split: "all", misclassifiedOnly: false, changedOnly: false, speed: 1,
-  ...saved, ...boot,
-  ...(params.get("run") ? { path: params.get("run")! } : {}),
-  ...(params.get("method") ? { method: params.get("method")! } : {}),
-};
+  : new WebSocketTransport(`ws://${location.host}/ws?token=${encodeURIComponent(query.get("token") ?? "")}`);
+const state: ViewState = initialState(vscodeApi, query, document.body.dataset, location.hash);
+/** Save the view state now (every change calls it). */
+const save = (): void => persist(state, vscodeApi);
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const canvas = $<HTMLCanvasElement>("plot");
@@ -57,17 +32,17 @@ const playBtn = $<HTMLButtonElement>("play");
 const tooltip = $("tooltip");
 const legend = $("legend");
 const metricsBox = $("metrics");
-const detail = $("detail");
-const statusBox = $("status");
+const status = new StatusLine($("status"));
+const debug = ((window as any).__ttvis = { ready: false } as Record<string, any>);
 
 let colors: string[] = [];
 let classes: string[] = [];
-let epochs: number[] = [];
 let current: EpochData | null = null;
-let previous: EpochData | null = null;
+let shownFilter: number[] | null = null; // the visible samples of the drawn epoch (null: all)
 let playing: number | null = null;
-const cache = new Map<number, EpochData>();
-const sampleCache = new Map<number, any>();
+const where = () => ({ path: state.path, method: state.method });
+const store = new EpochStore(transport, where);
+const samples = new SampleStore(transport, where);
 const textureCache = new Map<number, any>();
 
 const { width, height } = canvas.getBoundingClientRect();
@@ -76,87 +51,26 @@ const plot = createScatterplot({
   backgroundColor: getComputedStyle(document.body).getPropertyValue("--bg").trim() || "#ffffff",
   opacity: 0.9, lassoOnLongPress: true, deselectOnEscape: true,
 } as any);
+debug.plot = plot;
 new ResizeObserver(() => {
   const r = canvas.getBoundingClientRect();
   plot.set({ width: r.width, height: r.height } as any);
 }).observe(canvas);
 
-function persist(): void {
-  vscodeApi?.setState(state);
-}
+const selection = new SelectionPanel({
+  detail: $("detail"), plot, transport, samples, state, save, status,
+  current: () => current, classes: () => classes,
+});
+const training = new TrainingView({
+  transport, state, status, store, partialEl: $("partial"),
+  drawnEpoch: () => current?.epoch,
+  show: (e) => void showEpoch(e),
+  epochsChanged: () => syncSlider(),
+  resultsReplaced: () => textureCache.clear(),
+});
 
-function status(msg: string, isError = false): void {
-  statusBox.textContent = msg;
-  statusBox.classList.toggle("error", isError);
-}
-
-// ---- data -------------------------------------------------------------------
-async function loadEpoch(epoch: number): Promise<EpochData> {
-  const hit = cache.get(epoch);
-  if (hit) return hit;
-  const r = await transport.request("ttvis/epoch", { path: state.path, method: state.method, epoch });
-  const d: EpochData = {
-    epoch,
-    xy: decodeArray(r.projection as WireArray) as Float32Array,
-    predicted: r.predicted ? (decodeArray(r.predicted) as Int32Array) : null,
-    confidence: r.confidence ? (decodeArray(r.confidence) as Float32Array) : null,
-    label: decodeArray(r.label) as Int32Array,
-    train: decodeArray(r.train) as Uint8Array,
-    scale: r.scale,
-    background: r.background,
-    metrics: r.metrics ?? {},
-  };
-  epochs = r.epochs;
-  cache.set(epoch, d);
-  return d;
-}
-
-function ndc(d: EpochData, xs: number[]): [number, number] {
-  const [x0, y0, x1, y1] = d.scale;
-  return [((xs[0] - x0) / (x1 - x0)) * 2 - 1, ((xs[1] - y0) / (y1 - y0)) * 2 - 1];
-}
-
-function pointsOf(d: EpochData): { x: Float32Array; y: Float32Array; valueA: Float32Array; valueB: Float32Array } {
-  const n = d.label.length;
-  const [x0, y0, x1, y1] = d.scale;
-  const x = new Float32Array(n), y = new Float32Array(n), a = new Float32Array(n), b = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    x[i] = ((d.xy[2 * i] - x0) / (x1 - x0)) * 2 - 1;
-    y[i] = ((d.xy[2 * i + 1] - y0) / (y1 - y0)) * 2 - 1;
-    const lab = Math.max(d.label[i], 0);
-    const pred = d.predicted ? d.predicted[i] : lab;
-    a[i] = state.colorBy === "label" ? lab : state.colorBy === "predicted" ? pred : state.colorBy === "correctness" ? (pred === lab ? 0 : 1) : 0;
-    b[i] = d.confidence ? Math.min(Math.max(d.confidence[i], 0), 1) : 0;
-  }
-  return { x, y, valueA: a, valueB: b };
-}
-
-function colorSettings(): Record<string, unknown> {
-  if (state.colorBy === "confidence") {
-    const ramp = Array.from({ length: 16 }, (_, i) => {
-      const t = i / 15;
-      return `rgb(${Math.round(220 - 190 * t)}, ${Math.round(60 + 110 * t)}, ${Math.round(60 + 40 * t)})`;
-    });
-    return { colorBy: "valueB", pointColor: ramp };
-  }
-  if (state.colorBy === "correctness") return { colorBy: "valueA", pointColor: ["#2ca02c", "#d62728"] };
-  return { colorBy: "valueA", pointColor: colors };
-}
-
-function visibleIndices(d: EpochData): number[] {
-  const hidden = new Set(state.hiddenClasses);
-  const out: number[] = [];
-  for (let i = 0; i < d.label.length; i++) {
-    const pred = d.predicted ? d.predicted[i] : d.label[i];
-    const cls = state.colorBy === "predicted" ? pred : d.label[i];
-    if (hidden.has(cls)) continue;
-    if (state.split === "train" && !d.train[i]) continue;
-    if (state.split === "test" && d.train[i]) continue;
-    if (state.misclassifiedOnly && pred === d.label[i]) continue;
-    if (state.changedOnly && previous?.predicted && d.predicted && previous.predicted[i] === d.predicted[i]) continue;
-    out.push(i);
-  }
-  return out;
+function message(e: unknown): string {
+  return e instanceof RpcError || e instanceof Error ? e.message : String(e);
 }
 
 async function backgroundTexture(d: EpochData): Promise<any> {
@@ -172,8 +86,11 @@ async function backgroundTexture(d: EpochData): Promise<any> {
 let wanted: { epoch: number; transition: boolean } | null = null;
 let busy: Promise<void> | null = null;
 
-/** Switch to ``epoch``: switches run one at a time, and a burst of requests coalesces to the latest. */
+/** Switch to ``epoch`` (and save it as the view's epoch at once): switches run one at a time, and a
+ * burst of requests coalesces to the latest. */
 function showEpoch(epoch: number, transition = true): Promise<void> {
+  state.epoch = epoch;
+  save();
   wanted = { epoch, transition };
   if (!busy) {
     busy = (async () => {
@@ -184,7 +101,7 @@ function showEpoch(epoch: number, transition = true): Promise<void> {
           try {
             await drawEpoch(w.epoch, w.transition);
           } catch (e) {
-            status(`epoch ${w.epoch}: ${e instanceof Error ? e.message : String(e)}`, true);
+            status.error(`epoch ${w.epoch}: ${message(e)}`);
           }
         }
       } finally {
@@ -195,73 +112,69 @@ function showEpoch(epoch: number, transition = true): Promise<void> {
   return busy;
 }
 
+/** Redraw the epoch shown now (after a colour or filter change). */
+function redraw(): void {
+  if (current) void showEpoch(current.epoch, false);
+}
+
 /** The epoch the view is at or heading to. */
 function targetEpoch(): number | undefined {
   return wanted?.epoch ?? current?.epoch;
 }
 
+function syncSlider(): void {
+  const epochs = store.epochs;
+  slider.max = String(Math.max(epochs.length - 1, 0));
+  if (current) {
+    slider.value = String(epochs.indexOf(current.epoch));
+    epochLabel.textContent = `epoch ${current.epoch} / ${epochs[epochs.length - 1]}`;
+  }
+}
+
 async function drawEpoch(epoch: number, transition: boolean): Promise<void> {
   const t0 = performance.now();
   let d: EpochData;
+  let before: EpochData | null = null;
   try {
-    d = await loadEpoch(epoch);
+    d = await store.load(epoch);
+    // "prediction changed" compares with the epoch before this one in the run, not the last one shown
+    const b = state.changedOnly ? store.before(epoch) : undefined;
+    if (b !== undefined) before = await store.load(b);
   } catch (e) {
-    status(e instanceof RpcError ? e.message : String(e), true);
+    status.error(message(e));
     return;
   }
-  previous = current && current.epoch !== epoch ? current : previous;
   current = d;
-  state.epoch = epoch;
-  persist();
   const bg = await backgroundTexture(d);
-  plot.set({ backgroundImage: bg, ...colorSettings() } as any);
+  plot.set({ backgroundImage: bg, ...encodingSettings(state.colorBy, colors) } as any);
   const tPrep = performance.now();
-  const pts = pointsOf(d);
-  const filter = visibleIndices(d);
+  const pts = pointsOf(d, state.colorBy, classes.length);
+  const filter = visibleIndices(d, state, before);
+  shownFilter = filter.length === d.label.length ? null : filter;
   const animate = transition && (plot as any).get("points").length === d.label.length;
-  const duration = Math.round(450 / state.speed);
   const drawing = plot.draw(pts as any, {
-    transition: animate, transitionDuration: duration,
-    filter: filter.length === d.label.length ? undefined : filter,
-    select: state.selected !== undefined ? [state.selected] : undefined,
-    zDataType: state.colorBy === "confidence" ? "continuous" : "categorical",
-    wDataType: "continuous",
+    transition: animate, transitionDuration: Math.round(450 / state.speed),
+    filter: shownFilter ?? undefined, select: selection.indices(), ...dataTypes(state.colorBy),
   } as any) as Promise<void>;
   // the switch's own cost: data -> points -> GPU upload, until the transition starts
-  (window as any).__ttvis.lastPrepareMs = performance.now() - tPrep;
+  debug.lastPrepareMs = performance.now() - tPrep;
   await drawing; // regl-scatterplot ignores a draw issued before the previous one finished
-  slider.max = String(epochs.length - 1);
-  slider.value = String(epochs.indexOf(epoch));
-  epochLabel.textContent = `epoch ${epoch} / ${epochs[epochs.length - 1]}`;
-  renderLegend(d, filter);
-  renderMetrics(d);
-  if (state.selected !== undefined) void showSelection(state.selected);
-  (window as any).__ttvis.lastSwitchMs = performance.now() - t0;
-  (window as any).__ttvis.drawn = { epoch, visible: filter.length, total: d.label.length };
-  status("");
-}
-
-function renderLegend(d: EpochData, visible: number[]): void {
-  const counts = new Array(classes.length).fill(0);
-  const key = state.colorBy === "predicted" && d.predicted ? d.predicted : d.label;
-  for (const i of visible) if (key[i] >= 0) counts[key[i]]++;
-  legend.textContent = "";
-  classes.forEach((name, c) => {
-    const row = document.createElement("button");
-    row.className = "legend-row" + (state.hiddenClasses.includes(c) ? " off" : "");
-    row.dataset.cls = String(c);
-    row.title = "click to show/hide this class";
-    row.innerHTML = `<span class="swatch"></span><span class="name"></span><span class="count">${counts[c]}</span>`;
-    (row.querySelector(".swatch") as HTMLElement).style.background = colors[c]; // CSSOM: allowed by the CSP
-    (row.querySelector(".name") as HTMLElement).textContent = name;
-    row.onclick = () => {
+  syncSlider();
+  renderLegend(legend, {
+    d, visible: filter, state, classes, colors, before: before?.epoch,
+    onToggleClass: (c) => {
       const h = new Set(state.hiddenClasses);
       h.has(c) ? h.delete(c) : h.add(c);
       state.hiddenClasses = [...h];
+      save();
       void showEpoch(d.epoch, false);
-    };
-    legend.appendChild(row);
+    },
   });
+  renderMetrics(d);
+  if (selection.indices()) void selection.refresh();
+  debug.lastSwitchMs = performance.now() - t0;
+  debug.drawn = { epoch, visible: filter.length, total: d.label.length, before: before?.epoch ?? null };
+  status.clearError();
 }
 
 function fmt(v: unknown): string {
@@ -276,11 +189,6 @@ function renderMetrics(d: EpochData): void {
 }
 
 // ---- hover, selection ------------------------------------------------------------
-async function sample(i: number): Promise<any> {
-  if (!sampleCache.has(i)) sampleCache.set(i, await transport.request("ttvis/sample", { path: state.path, index: i, method: state.method }));
-  return sampleCache.get(i);
-}
-
 plot.subscribe("pointOver", async (i: number) => {
   const d = current;
   if (!d) return;
@@ -295,63 +203,31 @@ plot.subscribe("pointOver", async (i: number) => {
   tooltip.style.left = `${sx + 14}px`;
   tooltip.style.top = `${sy + 14}px`;
   tooltip.hidden = false;
-  (window as any).__ttvis.hovered = i;
-  const s = await sample(i);
+  debug.hovered = i;
+  const s = await samples.get(i);
   const img = document.getElementById("tipSprite") as HTMLImageElement | null;
-  if (img && (window as any).__ttvis.hovered === i) {
+  if (img && debug.hovered === i) {
     if (s.sprite) img.src = `data:image/png;base64,${s.sprite}`;
     else if (s.text) img.replaceWith(Object.assign(document.createElement("div"), { className: "tip-sample-text", textContent: s.text }));
   }
 });
 plot.subscribe("pointOut", () => {
   tooltip.hidden = true;
-  (window as any).__ttvis.hovered = null;
+  debug.hovered = null;
 });
-plot.subscribe("select", ({ points }: { points: number[] }) => {
-  if (points.length) void showSelection(points[0]);
-});
-plot.subscribe("deselect", () => {
-  state.selected = undefined;
-  persist();
-  plot.clearAnnotations?.();
-  detail.hidden = true;
-});
-
-async function showSelection(i: number): Promise<void> {
-  const d = current;
-  if (!d) return;
-  state.selected = i;
-  persist();
-  const [s, nb] = await Promise.all([
-    sample(i),
-    transport.request("ttvis/neighbors", { path: state.path, method: state.method, epoch: d.epoch, index: i, k: 10 }),
-  ]);
-  const traj: number[][] = s.trajectory?.positions ?? [];
-  const here = ndc(d, [d.xy[2 * i], d.xy[2 * i + 1]]);
-  const lines: any[] = [{ vertices: traj.map((p: number[]) => ndc(d, p)), lineColor: [0.1, 0.1, 0.1, 0.85], lineWidth: 2 }];
-  for (const j of nb.high as number[]) lines.push({ vertices: [here, ndc(d, [d.xy[2 * j], d.xy[2 * j + 1]])], lineColor: [0.95, 0.5, 0.05, 0.9], lineWidth: 1 });
-  await (plot as any).drawAnnotations(lines);
-  detail.hidden = false;
-  detail.innerHTML = `<h3>sample #${i}</h3>${s.sprite ? `<img class="big" src="data:image/png;base64,${s.sprite}" alt="">` : ""}` +
-    (s.text ? `<div class="tip-sample-text" id="dText"></div>` : "") +
-    `<div>${s.label >= 0 ? `label <b id="dLabel"></b> · ` : ""}${s.split}</div>` +
-    `<div>trajectory over ${traj.length} epochs (dark line)</div>` +
-    `<div>high-D neighbours (orange lines): ${nb.high.join(", ")}</div>` +
-    `<div>2-D neighbours: ${nb.low.join(", ")}</div><div>overlap ${fmt(nb.overlap)}</div>`;
-  if (s.label >= 0) $("dLabel").textContent = s.className ?? String(s.label);
-  if (s.text) $("dText").textContent = s.text;
-  (window as any).__ttvis.selection = { index: i, trajectory: traj.length, neighbors: nb.high.length };
-}
+plot.subscribe("select", ({ points }: { points: number[] }) => selection.select([...points]));
+plot.subscribe("deselect", () => selection.deselect());
 
 // ---- controls --------------------------------------------------------------------
 function step(delta: number): void {
   const at = targetEpoch();
   if (at === undefined) return;
-  const k = epochs.indexOf(at) + delta;
-  if (k >= 0 && k < epochs.length) void showEpoch(epochs[k]);
+  const k = store.epochs.indexOf(at) + delta;
+  if (k >= 0 && k < store.epochs.length) void showEpoch(store.epochs[k]);
 }
 
 function play(on: boolean): void {
+  const epochs = store.epochs;
   if (playing !== null) clearInterval(playing);
   playing = null;
   playBtn.textContent = on ? "❚❚" : "▶";
@@ -367,7 +243,7 @@ function play(on: boolean): void {
   }, Math.round(800 / state.speed));
 }
 
-slider.oninput = () => void showEpoch(epochs[Number(slider.value)]);
+slider.oninput = () => void showEpoch(store.epochs[Number(slider.value)]);
 playBtn.onclick = () => play(playing === null);
 $("prev").onclick = () => step(-1);
 $("next").onclick = () => step(1);
@@ -375,35 +251,45 @@ const speedSel = $<HTMLSelectElement>("speed");
 speedSel.value = String(state.speed);
 speedSel.onchange = () => {
   state.speed = Number(speedSel.value);
+  save();
   if (playing !== null) play(true);
 };
 const colorSel = $<HTMLSelectElement>("colorBy");
 colorSel.value = state.colorBy;
 colorSel.onchange = () => {
   state.colorBy = colorSel.value as ColorBy;
-  if (current) void showEpoch(current.epoch, false);
+  save();
+  redraw();
 };
 const splitSel = $<HTMLSelectElement>("split");
 splitSel.value = state.split;
 splitSel.onchange = () => {
   state.split = splitSel.value as ViewState["split"];
-  if (current) void showEpoch(current.epoch, false);
+  save();
+  redraw();
 };
 for (const [id, key] of [["misclassified", "misclassifiedOnly"], ["changed", "changedOnly"]] as const) {
   const box = $<HTMLInputElement>(id);
   box.checked = state[key];
   box.onchange = () => {
     state[key] = box.checked;
-    if (current) void showEpoch(current.epoch, false);
+    save();
+    redraw();
   };
 }
 $<HTMLFormElement>("searchForm").onsubmit = (ev) => {
   ev.preventDefault();
-  const i = Number(($<HTMLInputElement>("search")).value);
-  if (!current || !Number.isInteger(i) || i < 0 || i >= current.label.length) {
-    status(`no sample ${($<HTMLInputElement>("search")).value}: enter an index 0..${(current?.label.length ?? 1) - 1}`, true);
+  const text = $<HTMLInputElement>("search").value;
+  const i = Number(text);
+  if (!current || text.trim() === "" || !Number.isInteger(i) || i < 0 || i >= current.label.length) {
+    status.error(`no sample ${text}: enter an index 0..${(current?.label.length ?? 1) - 1}`);
     return;
   }
+  if (shownFilter && !shownFilter.includes(i)) {
+    status.error(`sample ${i} is hidden by the filters (legend, show, misclassified, prediction changed)`);
+    return;
+  }
+  status.clearError();
   plot.select([i]);
 };
 window.addEventListener("keydown", (ev) => {
@@ -432,47 +318,40 @@ async function exportFrame(): Promise<string> {
   return c.toDataURL("image/png");
 }
 
-// live updates while training runs
-transport.onNotification("ttvis/epochReady", (p) => {
-  if (p.path !== state.path || p.method !== state.method) return;
-  if (!epochs.includes(p.epoch)) epochs = [...epochs, p.epoch].sort((a, b) => a - b);
-  cache.delete(p.epoch);
-  slider.max = String(epochs.length - 1);
-  if (!current || current.epoch === epochs[epochs.length - 2]) void showEpoch(p.epoch);
-});
-transport.onNotification("ttvis/trainFinished", (p) => {
-  if (p.path === state.path) status(`training ${p.status}: ${p.message}`);
-});
-
 // ---- start -------------------------------------------------------------------------
 async function start(): Promise<void> {
-  (window as any).__ttvis = { ready: false, plot };
   try {
     if (!state.path) {
       const found = await transport.request("ttvis/discover", {});
       const trained = found.runs.find((r: any) => r.methods?.[state.method]?.epochs?.length) ?? found.runs[0];
       if (!trained) {
-        status("no training runs found under the served folders", true);
+        status.error("no training runs found under the served folders");
         return;
       }
       state.path = trained.path;
+      save();
     }
     const desc = await transport.request("ttvis/describe", { path: state.path });
-    classes = desc.classes;
-    colors = desc.colors;
+    classes = desc.classes ?? [];
+    colors = desc.colors ?? [];
+    training.runPath = desc.path;
     $("runName").textContent = `${desc.name} · ${state.method}`;
-    epochs = desc.methods?.[state.method]?.epochs ?? [];
-    if (!epochs.length) {
-      status(`no ${state.method} results for ${desc.name} yet: train it first ("Train Visualization Model…" or ttvis visualize)`, true);
-      (window as any).__ttvis.ready = true;
+    const m: MethodState | undefined = desc.methods?.[state.method];
+    store.epochs = m?.epochs ?? [];
+    training.fromDescribe(m);
+    if (!store.epochs.length) {
+      if (m?.state !== "training") {
+        status.error(`no ${state.method} results for ${desc.name} yet: train it first ("Train Visualization Model…" or ttvis visualize)`);
+      }
       return;
     }
-    const first = state.epoch && epochs.includes(state.epoch) ? state.epoch : epochs[epochs.length - 1];
+    const first = state.epoch !== undefined && store.epochs.includes(state.epoch) ? state.epoch : store.epochs[store.epochs.length - 1];
     await showEpoch(first, false);
   } catch (e) {
-    status(e instanceof Error ? e.message : String(e), true);
+    status.error(message(e));
+  } finally {
+    debug.ready = true;
   }
-  (window as any).__ttvis.ready = true;
 }
 
 void start();
