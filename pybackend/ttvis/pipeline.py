@@ -276,9 +276,15 @@ def _metrics(tdyn: TrainingDynamics, ep: EpochResult, head: Any, terr: np.ndarra
 def _add_temporal(tdyn: TrainingDynamics, res: VisResults, evals: dict[str, Any], epochs: list[int]) -> None:
     """The run's temporal measures over ``epochs`` (positions read back from disk), into
     ``evals["temporal"]``, each epoch's ``temporal_ranking`` and the summary."""
+    from ttvis.projection.parametric import normaliser
+
     done = [e for e in epochs if str(e) in evals["epochs"]]
     sample = temporal_sample(tdyn.n_samples)
-    high = [tdyn.representation(e)[sample] for e in done]
+    high = []
+    for e in done:  # each epoch standardised (its training samples' mean and root mean variance), as the methods see it
+        x = tdyn.representation(e)
+        mean, scale = normaliser(np.asarray(x[tdyn.train_index], np.float32))
+        high.append((x[sample] - mean) / scale)
     low = [res.projection(e)[sample] for e in done]
     evals["temporal"] = run_temporal(high, low, done, tdyn.n_samples)
     for e, v in evals["temporal"]["ranking_per_epoch"].items():

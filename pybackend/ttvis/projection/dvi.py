@@ -33,7 +33,7 @@ from ttvis.projection.complex import dvi_complex
 from ttvis.projection.knn import knn_graph, neighbour_overlap
 from ttvis.projection.losses import LossTerm, PositionAnchorTerm, ReconstructionTerm, UmapTerm, WeightAnchorTerm, umap_ab
 from ttvis.projection.networks import VisModel
-from ttvis.projection.parametric import frozen_inverse, model_from_state, normaliser, rng_state, set_rng_state
+from ttvis.projection.parametric import frozen_inverse, model_from_state, normaliser, restore_epoch, rng_state, set_rng_state
 from ttvis.projection.schema import Params
 from ttvis.projection.trainer import train_vis_model
 
@@ -101,8 +101,11 @@ class DVI(VisMethod):
         if prev is not None and p.lambda2 > 0:
             if p.temporal == "position":
                 terms.append(PositionAnchorTerm(p.lambda2, prev["xy"], prev["persistence"]))
-            else:
-                terms.append(WeightAnchorTerm(p.lambda2, [t.detach().clone() for t in model.encoder.parameters()]))
+            else:  # the weights as the previous epoch left them (taken once per epoch, before any training)
+                if getattr(self, "_anchor_epoch", None) != epoch:
+                    self._anchor = [t.detach().clone() for t in model.encoder.parameters()]
+                    self._anchor_epoch = epoch
+                terms.append(WeightAnchorTerm(p.lambda2, self._anchor))
         return terms
 
     def fit(self, source: EpochSource, epochs: list[int], *, resume: Resume | None = None,
@@ -156,11 +159,7 @@ class DVI(VisMethod):
             if prev_knn is not None:
                 prev = {"xy": prev_xy, "persistence": torch.as_tensor(neighbour_overlap(knn[0][:, 1:], prev_knn[:, 1:]), device=dev)}
             stage(e, "training the vis model")
-            stats = train_vis_model(
-                self._model, nodes, edges, self.terms(i, self._model, nodes, prev, source, e, (mean, scale)),
-                negative_sample_rate=p.negative_sample_rate, learning_rate=p.learning_rate, batch_size=p.batch_size,
-                max_epochs=p.first_epochs if i == 0 else p.max_epochs, patience=p.patience, generator=self._gen,
-                n_samples=len(fit), cancel=cancel)
+            stats = self.train_epoch(i, e, nodes, edges, prev, source, (mean, scale), cancel, stage)
             self._model.eval()
             inv, self._state = frozen_inverse(self._model, mean, scale, dev)
             self._model.train()
@@ -170,7 +169,19 @@ class DVI(VisMethod):
             prev_knn = knn[0]
             self._state["boundary"] = torch.as_tensor(bnd)
             yield EpochResult.make(e, positions, inv, bnd, bpos, dim=source.dim, stats={
-                **stats.as_dict(), "boundary_samples": int(len(bnd)), "edges": len(edges)})
+                **stats, "boundary_samples": int(len(bnd)), "edges": len(edges)})
+
+    def train_epoch(self, i: int, epoch: int, nodes: torch.Tensor, edges: Any, prev: dict[str, Any] | None,
+                    source: EpochSource, norm: tuple[np.ndarray, float], cancel: threading.Event | None,
+                    stage: OnStage) -> dict[str, Any]:
+        """Train the (warm-started) model on one epoch's complex; returns the training stats.
+        Subclasses add rounds (Trustvis's active learning)."""
+        p = self.params
+        return train_vis_model(
+            self._model, nodes, edges, self.terms(i, self._model, nodes, prev, source, epoch, norm),
+            negative_sample_rate=p.negative_sample_rate, learning_rate=p.learning_rate, batch_size=p.batch_size,
+            max_epochs=p.first_epochs if i == 0 else p.max_epochs, patience=p.patience, generator=self._gen,
+            n_samples=len(source.fit_index), cancel=cancel).as_dict()
 
     def epoch_state(self, result: EpochResult) -> dict[str, Any]:
         """The frozen encoder/decoder with its normalisation, the boundary samples, and the
@@ -179,8 +190,4 @@ class DVI(VisMethod):
 
     def restore(self, state: Mapping[str, Any], source: EpochSource, epoch: int, positions: np.ndarray) -> EpochResult:
         """Rebuild a saved epoch (its inverse map and boundary samples)."""
-        model, mean, scale = model_from_state(state, self.device)
-        inv = frozen_inverse(model, mean, scale, self.device)[0]
-        bnd = state.get("boundary")
-        bnd = bnd.numpy().astype(np.float32) if bnd is not None and len(bnd) else np.zeros((0, source.dim), np.float32)
-        return EpochResult.make(epoch, positions, inv, bnd, inv.encode(bnd) if len(bnd) else None, dim=source.dim)
+        return restore_epoch(state, source, epoch, positions, self.device)

@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from ttvis.projection.base import InverseMap
+from ttvis.projection.base import EpochResult, EpochSource, InverseMap
 from ttvis.projection.networks import VisModel
 
 
@@ -83,3 +83,17 @@ def set_rng_state(state: Mapping[str, Any], rng: np.random.Generator, gen: torch
     """Restore what :func:`rng_state` saved."""
     rng.bit_generator.state = dict(state["numpy"])
     gen.set_state(state["torch"])
+
+
+def restore_epoch(state: Mapping[str, Any], source: EpochSource, epoch: int, positions: np.ndarray, device: str) -> EpochResult:
+    """Rebuild a saved epoch of an encoder/decoder method: its inverse map (the state of
+    :func:`frozen_inverse`) and its boundary samples (``state["boundary"]``).
+
+    Raises:
+        KeyError/RuntimeError: a state that does not fit.
+    """
+    model, mean, scale = model_from_state(state, device)
+    inv = frozen_inverse(model, mean, scale, device)[0]
+    bnd = state.get("boundary")
+    bnd = bnd.numpy().astype(np.float32) if bnd is not None and len(bnd) else np.zeros((0, source.dim), np.float32)
+    return EpochResult.make(epoch, positions, inv, bnd, inv.encode(bnd) if len(bnd) else None, dim=source.dim)

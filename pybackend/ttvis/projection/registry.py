@@ -45,13 +45,13 @@ def _load() -> None:
     _loaded = True
     from ttvis.projection.aligned_umap import AlignedUMAP
     from ttvis.projection.dvi import DVI
+    from ttvis.projection.stacked_umap import StackedUMAP
+    from ttvis.projection.timevis import TimeVis
+    from ttvis.projection.trustvis import Trustvis
     from ttvis.projection.umap_epochs import UMAP
 
-    for cls in (DVI, UMAP, AlignedUMAP):
+    for cls in (DVI, TimeVis, Trustvis, UMAP, AlignedUMAP, StackedUMAP):
         register(cls)
-    for extra in ("ttvis.projection.timevis", "ttvis.projection.trustvis", "ttvis.projection.stacked_umap"):
-        if importlib.util.find_spec(extra) is not None:
-            importlib.import_module(extra)
     from importlib.metadata import entry_points
 
     for ep in entry_points(group="ttvis.methods"):

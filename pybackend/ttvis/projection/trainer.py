@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
@@ -60,6 +61,7 @@ def train_vis_model(
     generator: torch.Generator,
     n_samples: int,
     cancel: threading.Event | None = None,
+    on_pass: Callable[[int, int], None] | None = None,
 ) -> TrainStats:
     """Train ``model`` in place on one complex.
 
@@ -73,6 +75,7 @@ def train_vis_model(
             undirected edges per step; max_epochs, patience: the stopping rule.
         generator: torch generator on the nodes' device (batch order, negatives, subsets).
         cancel: set it to stop; raises :class:`Cancelled` at the next step.
+        on_pass: ``on_pass(k, max_epochs)`` as optimisation epoch ``k`` starts (progress).
 
     Returns:
         :class:`TrainStats`.
@@ -98,6 +101,8 @@ def train_vis_model(
     best, bad, steps, ep = float("inf"), 0, 0, 0
     last = torch.zeros(1 + len(active))
     for ep in range(1, max_epochs + 1):
+        if on_pass:
+            on_pass(ep, max_epochs)
         order = torch.randperm(n_edges, generator=generator, device=dev)
         tot = torch.zeros(1 + len(active), device=dev)
         for s in range(0, n_edges, batch_size):

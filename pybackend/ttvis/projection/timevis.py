@@ -1,0 +1,195 @@
+"""TimeVis (Xianglin Yang et al., "Temporality Spatialization: A Scalable and Faithful
+Time-Travelling Visualization for Deep Classifier Training", IJCAI 2022).
+
+One encoder/decoder for all epochs, trained once on a spatio-temporal complex:
+
+- **Nodes**: per epoch, a k-center greedy selection of the fitted samples (the first half of
+  each epoch's picks are the previous epoch's, so a sample's nodes line up in time), each
+  node its representation normalised with its epoch's mean and scale, plus that epoch's
+  boundary samples (as in DVI). Each epoch keeps ``selection_share`` of the samples up to 10
+  epochs and ``selection_share * sqrt(10 / T)`` beyond, so the complex grows as sqrt(T),
+  not T.
+- **Edges**: each node's neighbour list is its ``n_neighbors`` nearest nodes of the same epoch
+  plus itself in the ``temporal_window`` epochs before and after, at their distances; umap-learn's
+  ``fuzzy_simplicial_set`` turns that into membership strengths, so a sample that barely moved
+  between epochs is tied to itself strongly, one that moved far only weakly.
+- **Loss**: UMAP cross-entropy + lambda1 * reconstruction, one training for the whole run; then
+  every epoch's frame is encoded with the one model (each with its epoch's normalisation).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, ClassVar, Iterator, Mapping
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from ttvis.projection.base import EpochResult, EpochSource, OnStage, Resume, VisMethod, check_cancel
+from ttvis.projection.boundary import boundary_samples
+from ttvis.projection.complex import Edges, dvi_complex, fuzzy_complex
+from ttvis.projection.knn import knn_graph
+from ttvis.projection.losses import ReconstructionTerm, UmapTerm, umap_ab
+from ttvis.projection.networks import VisModel
+from ttvis.projection.parametric import frozen_inverse, model_from_state, normaliser, restore_epoch
+from ttvis.projection.schema import Params
+from ttvis.projection.selection import k_center_greedy
+from ttvis.projection.trainer import train_vis_model
+
+
+class TimeVisParams(Params):
+    """Hyper-parameters of TimeVis (defaults: UMAP for the complex, TimeVis/DVI for the rest)."""
+
+    n_neighbors: int = Field(15, ge=2, le=200, description="k of each epoch's kNN graph (spatial edges)")
+    temporal_window: int = Field(1, ge=1, le=10, description="a node is joined to itself in this many epochs before and after (temporal edges)")
+    selection_share: float = Field(0.5, gt=0.0, le=1.0, description="share of the fitted samples each epoch keeps (k-center greedy); beyond 10 epochs it shrinks as sqrt(10/T)")
+    min_dist: float = Field(0.1, ge=0.0, le=10.0, description="UMAP min_dist: how tightly points pack in 2-D")
+    spread: float = Field(1.0, ge=1e-3, le=100.0, description="UMAP spread: the scale of the 2-D embedding")
+    negative_sample_rate: int = Field(5, ge=1, le=100, description="negative samples per positive edge")
+    lambda1: float = Field(1.0, ge=0.0, le=1e4, description="weight of the reconstruction loss")
+    boundary_ratio: float = Field(0.05, ge=0.0, le=10.0, description="boundary samples per selected sample and epoch (0 disables them)")
+    boundary_tolerance: float = Field(0.1, ge=1e-4, le=1.0, description="top-2 probability gap below which a mixup is a boundary sample")
+    boundary_steps: int = Field(12, ge=1, le=64, description="bisection steps per boundary sample")
+    hidden: list[int] = Field([128, 128], min_length=1, max_length=8, description="widths of the encoder's hidden layers (the decoder mirrors them)")
+    learning_rate: float = Field(0.01, ge=1e-6, le=1.0, description="Adam learning rate")
+    batch_size: int = Field(4096, ge=16, le=1 << 20, description="edges per optimisation step")
+    max_epochs: int = Field(20, ge=1, le=10000, description="most passes over the spatio-temporal edge set")
+    patience: int = Field(2, ge=1, le=1000, description="stop after this many passes without a 0.5% loss improvement")
+
+
+def per_epoch_count(n: int, epochs: int, share: float, k: int) -> int:
+    """How many samples each epoch keeps: ``share * n`` up to 10 epochs, shrinking as
+    ``sqrt(10 / epochs)`` beyond (never below ``2k`` or above ``n``)."""
+    m = share * n * min(1.0, (10.0 / max(epochs, 1)) ** 0.5)
+    return int(min(n, max(round(m), 2 * k)))
+
+
+class TimeVis(VisMethod):
+    """TimeVis (see the module docstring)."""
+
+    name: ClassVar[str] = "TimeVis"
+    summary: ClassVar[str] = "one encoder/decoder for all epochs on a spatio-temporal complex (k-center selection, temporal edges)"
+    paper: ClassVar[str] = "Yang et al., Temporality Spatialization (TimeVis), IJCAI 2022"
+    has_inverse: ClassVar[bool] = True
+    Params = TimeVisParams
+    config_keys: ClassVar[dict[str, str]] = {"N_NEIGHBORS": "n_neighbors", "LAMBDA1": "lambda1", "MAX_EPOCH": "max_epochs",
+                                             "PATIENT": "patience", "BATCH_SIZE": "batch_size"}
+    params: TimeVisParams
+
+    def _complex(self, source: EpochSource, epochs: list[int], norms: list[tuple[np.ndarray, float]],
+                 stage: OnStage, cancel: threading.Event | None) -> tuple[np.ndarray, int, Edges, list[np.ndarray]]:
+        """Nodes (normalised), how many are samples, the spatio-temporal complex, each epoch's boundary samples (raw)."""
+        p = self.params
+        fit = source.fit_index
+        k = min(p.n_neighbors, len(fit) - 1)
+        m = per_epoch_count(len(fit), len(epochs), p.selection_share, k)
+        rng = np.random.default_rng(self.seed)
+        picks, xs, prev = [], [], None
+        for t, e in enumerate(epochs):
+            check_cancel(cancel)
+            stage(e, f"selecting {m} of {len(fit)} samples (k-center greedy)")
+            mean, scale = norms[t]
+            xn = ((source.representation(e)[fit] - mean) / scale).astype(np.float32)
+            sel = np.sort(k_center_greedy(xn, m, self.seed + t, start=None if prev is None else prev[: m // 2]))
+            picks.append(sel)
+            xs.append(xn)
+            prev = rng.permutation(sel)
+        offsets = np.cumsum([0] + [len(s) for s in picks])
+        n_nodes = int(offsets[-1])
+        w = p.temporal_window
+        rows_i = np.full((n_nodes, k + 1 + 2 * w), -1, np.int64)
+        rows_d = np.zeros((n_nodes, k + 1 + 2 * w), np.float32)
+        where = [dict(zip(s.tolist(), range(len(s)))) for s in picks]
+        for t, e in enumerate(epochs):
+            stage(e, "spatio-temporal complex")
+            sel, xn = picks[t], xs[t][picks[t]]
+            idx, dist = knn_graph(xn, k + 1, self.seed)
+            o = offsets[t]
+            rows_i[o : o + len(sel), : k + 1] = idx + o
+            rows_d[o : o + len(sel), : k + 1] = dist
+            col = k + 1
+            for dt in [d for d in range(-w, w + 1) if d]:
+                u = t + dt
+                if 0 <= u < len(epochs):
+                    there = np.array([where[u].get(i, -1) for i in sel.tolist()])
+                    ok = there >= 0
+                    rows_i[o + np.flatnonzero(ok), col] = offsets[u] + there[ok]
+                    rows_d[o + np.flatnonzero(ok), col] = np.linalg.norm(xn[ok] - xs[u][sel[ok]], axis=1)
+                col += 1
+        finite = rows_d[rows_i >= 0]
+        rows_d[rows_i < 0] = 2 * float(finite.max()) if finite.size else 1.0  # missing: far away (and skipped: index -1)
+        edges = [fuzzy_complex(rows_i, rows_d, self.seed)]
+        nodes = [xs[t][picks[t]] for t in range(len(epochs))]
+        bnds: list[np.ndarray] = []
+        b_off = n_nodes
+        for t, e in enumerate(epochs):
+            head = source.head(e)
+            bnd = np.zeros((0, source.dim), np.float32)
+            n_b = int(round(p.boundary_ratio * len(picks[t])))
+            if head is not None and n_b > 0:
+                stage(e, "boundary samples")
+                x_sel = source.representation(e)[fit][picks[t]].astype(np.float32)
+                bnd, _ = boundary_samples(x_sel, head.probabilities(x_sel).argmax(1), head.fn, n_b, rng,
+                                          p.boundary_tolerance, p.boundary_steps, self.device)
+            bnds.append(bnd)
+            if len(bnd):
+                mean, scale = norms[t]
+                bn = ((bnd - mean) / scale).astype(np.float32)
+                e_b = dvi_complex(xs[t][picks[t]], bn, k, self.seed)
+                touch = (e_b.head >= len(picks[t])) | (e_b.tail >= len(picks[t]))
+                remap = lambda a, t=t, ns=len(picks[t]), bo=b_off: np.where(a < ns, a + offsets[t], a - ns + bo)  # noqa: E731
+                edges.append(Edges(remap(e_b.head[touch]), remap(e_b.tail[touch]), e_b.weight[touch]))
+                nodes.append(bn)
+                b_off += len(bn)
+        all_nodes = np.concatenate(nodes[: len(epochs)] + nodes[len(epochs):]).astype(np.float32)
+        return all_nodes, n_nodes, Edges.concat(edges), bnds
+
+    def fit(self, source: EpochSource, epochs: list[int], *, resume: Resume | None = None,
+            cancel: threading.Event | None = None, on_stage: OnStage | None = None) -> Iterator[EpochResult]:
+        """Train the one model on the spatio-temporal complex of ``epochs``, then yield every
+        epoch's frame; a resumed run loads the trained model and yields the rest. See
+        :meth:`VisMethod.fit`."""
+        p, dev = self.params, self.device
+        stage = on_stage or (lambda e, s: None)
+        fit = source.fit_index
+        norms = [normaliser(np.ascontiguousarray(source.representation(e)[fit], np.float32)) for e in epochs]
+        bnds: list[np.ndarray] = [np.zeros((0, source.dim), np.float32)] * len(epochs)
+        stats: dict[str, Any] = {}
+        if resume is not None:
+            model, _, _ = model_from_state(resume.state, dev)
+        else:
+            nodes, n_samples, edges, bnds = self._complex(source, epochs, norms, stage, cancel)
+            gen = torch.Generator(device=dev)
+            gen.manual_seed(self.seed)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed)
+                model = VisModel(source.dim, p.hidden).to(dev)
+            a, b = umap_ab(p.spread, p.min_dist)
+            last = epochs[-1]
+            tstats = train_vis_model(
+                model, torch.as_tensor(nodes, device=dev), edges, [UmapTerm(a, b), ReconstructionTerm(p.lambda1)],
+                negative_sample_rate=p.negative_sample_rate, learning_rate=p.learning_rate, batch_size=p.batch_size,
+                max_epochs=p.max_epochs, patience=p.patience, generator=gen, n_samples=n_samples, cancel=cancel,
+                on_pass=lambda k, n: stage(last, f"training the vis model for {len(epochs)} epochs: pass {k}/{n}"))
+            stats = {**tstats.as_dict(), "nodes": int(len(nodes)), "sample_nodes": n_samples, "edges": len(edges)}
+        model.eval()
+        for t, e in enumerate(epochs):
+            if resume is not None and e <= resume.epoch:
+                continue
+            check_cancel(cancel)
+            stage(e, "encoding the epoch")
+            inv, self._state = frozen_inverse(model, norms[t][0], norms[t][1], dev)
+            bnd = bnds[t]
+            self._state["boundary"] = torch.as_tensor(bnd)
+            yield EpochResult.make(e, inv.encode(source.representation(e)), inv, bnd,
+                                   inv.encode(bnd) if len(bnd) else None, dim=source.dim,
+                                   stats={**stats, "boundary_samples": int(len(bnd))})
+
+    def epoch_state(self, result: EpochResult) -> dict[str, Any]:
+        """The one model with this epoch's normalisation and boundary samples."""
+        return dict(self._state)
+
+    def restore(self, state: Mapping[str, Any], source: EpochSource, epoch: int, positions: np.ndarray) -> EpochResult:
+        """Rebuild a saved epoch (its inverse map and boundary samples)."""
+        return restore_epoch(state, source, epoch, positions, self.device)
