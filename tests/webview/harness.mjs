@@ -12,25 +12,27 @@ export const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
   "--disable-component-update", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"];
 
-// `vis(path, params, run, **kw)`: ttvis.pipeline.visualize with the method's parameters and the run
-// settings (device, resolution) apart where visualize takes `run=`, merged where it does not.
-const VIS = `import inspect
-from ttvis.pipeline import visualize
-def vis(path, params, run, **kw):
-    if "run" in inspect.signature(visualize).parameters:
-        return visualize(path, "DVI", params, run=run, **kw)
-    return visualize(path, "DVI", {**params, **run}, **kw)
+// `vis(path, params, run, **kw)`: ttvis.pipeline.visualize of DVI with its parameters and the run settings
+const VIS = `from ttvis.pipeline import visualize
+def vis(path, params, run, method="DVI", **kw):
+    return visualize(path, method, params, run=run, **kw)
 `;
 
 /** Record the digits run (`epochs` epochs) and, unless `visualize` is false, train DVI on it;
  * returns {root, run} (the run folder inside a fresh temporary root). */
 export function makeDigitsRun(epochs = 6, { visualize = true } = {}) {
+  return makeRun(epochs, visualize ? [["DVI", {}, { device: "cpu", resolution: 128 }]] : []);
+}
+
+/** Record the digits run and train each of `trainings` ([method, params, run settings]) on it, with
+ * TTVIS_METHOD_MODULES from the environment (test methods); returns {root, run}. */
+export function makeRun(epochs, trainings, env = {}) {
   const root = mkdtempSync(path.join(tmpdir(), "ttvis-web-"));
   const run = path.join(root, "digits");
   const code = `${VIS}from ttvis.demo.digits import record_digits_run
 record_digits_run(${JSON.stringify(run)}, epochs=${epochs})
-` + (visualize ? `vis(${JSON.stringify(run)}, {}, {"device": "cpu", "resolution": 128})` : "");
-  const r = spawnSync(PYTHON, ["-c", code], { encoding: "utf8", timeout: 300_000 });
+` + trainings.map(([m, p, r]) => `vis(${JSON.stringify(run)}, ${JSON.stringify(p)}, ${JSON.stringify(r)}, method=${JSON.stringify(m)})\n`).join("");
+  const r = spawnSync(PYTHON, ["-c", code], { encoding: "utf8", timeout: 300_000, env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`making the digits run failed: ${r.stderr}`);
   return { root, run };
 }
@@ -50,10 +52,12 @@ vis(${JSON.stringify(dst)}, {"max_epochs": 5, "first_epochs": 10}, {"device": "c
 }
 
 /** Start `ttvis serve ROOT` (with `--trust` when `trust`: runs' model.py may be imported, so runs
- * with a model can be trained); resolves to {url, port, token, stop()}. */
-export function startServe(root, { trust = false } = {}) {
+ * with a model can be trained; `env` adds environment variables, e.g. TTVIS_METHOD_MODULES);
+ * resolves to {url, port, token, stop()}. */
+export function startServe(root, { trust = false, env = {} } = {}) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(PYTHON, ["-m", "ttvis.cli", "serve", root, ...(trust ? ["--trust"] : [])], { stdio: ["ignore", "pipe", "inherit"] });
+    const proc = spawn(PYTHON, ["-m", "ttvis.cli", "serve", root, ...(trust ? ["--trust"] : [])],
+      { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
     let buf = "";
     const timer = setTimeout(() => reject(new Error("ttvis serve did not start")), 60_000);
     proc.stdout.on("data", (d) => {

@@ -37,6 +37,10 @@ const debug = ((window as any).__ttvis = { ready: false } as Record<string, any>
 
 let colors: string[] = [];
 let classes: string[] = [];
+/** the methods the server knows (`ttvis/methods`): name, description, hasInverse, schema */
+let methods: { name: string; description: string; hasInverse: boolean }[] = [];
+/** the shown method's run-level numbers (describe's eval summary: final, mean, temporal) */
+let summary: Record<string, any> = {};
 let current: EpochData | null = null;
 let shownFilter: number[] | null = null; // the visible samples of the drawn epoch (null: all)
 let playing: number | null = null;
@@ -183,9 +187,38 @@ function fmt(v: unknown): string {
 
 function renderMetrics(d: EpochData): void {
   const m = d.metrics;
+  const inverse = methods.find((x) => x.name === state.method)?.hasInverse ?? true;
+  const t = summary.temporal ?? {};
   metricsBox.innerHTML = `<div><b>NPR</b> train ${fmt(m.npr_train)} · test ${fmt(m.npr_test)}</div>` +
-    `<div><b>PPR</b> train ${fmt(m.ppr_train)} · test ${fmt(m.ppr_test)}</div>` +
-    `<div><b>accuracy</b> train ${fmt(m.accuracy_train)} · test ${fmt(m.accuracy_test)}</div>`;
+    (inverse ? `<div><b>PPR</b> train ${fmt(m.ppr_train)} · test ${fmt(m.ppr_test)}</div>`
+      : `<div title="a method without an inverse map paints no territories and has no PPR"><b>PPR</b> no inverse map</div>`) +
+    `<div><b>accuracy</b> train ${fmt(m.accuracy_train)} · test ${fmt(m.accuracy_test)}</div>` +
+    `<div title="over the whole run: temporal ranking with the first epoch / every epoch as reference (TimeVis), stability (Vernier et al.), interslice kNN (M-PHATE)">` +
+    `<b>temporal</b> rank ${fmt(t.ranking_first)}/${fmt(t.ranking_mean)} · stab ${fmt(t.stability)} · slices ${fmt(t.interslice_knn)}</div>`;
+}
+
+/** The method to show when none was asked for: one with results on this run, else one training, else the server's first. */
+function pickMethod(desc: any): string {
+  const runMethods: Record<string, MethodState> = desc.methods ?? {};
+  const known = methods.map((m) => m.name);
+  const withResults = known.filter((n) => runMethods[n]?.epochs?.length);
+  const trainingNow = known.filter((n) => runMethods[n]?.state === "training");
+  return withResults[0] ?? trainingNow[0] ?? known[0] ?? "";
+}
+
+/** Fill the method picker: the methods with results or a job on this run, and the shown one. */
+function fillMethodPicker(desc: any): void {
+  const sel = $<HTMLSelectElement>("method");
+  const runMethods: Record<string, MethodState> = desc.methods ?? {};
+  const names = methods.map((m) => m.name).filter((n) => n === state.method || runMethods[n]?.epochs?.length || runMethods[n]?.state === "training");
+  sel.textContent = "";
+  for (const n of names) {
+    const opt = document.createElement("option");
+    opt.value = opt.textContent = n;
+    opt.title = methods.find((m) => m.name === n)?.description ?? "";
+    sel.appendChild(opt);
+  }
+  sel.value = state.method;
 }
 
 // ---- hover, selection ------------------------------------------------------------
@@ -323,7 +356,8 @@ async function start(): Promise<void> {
   try {
     if (!state.path) {
       const found = await transport.request("ttvis/discover", {});
-      const trained = found.runs.find((r: any) => r.methods?.[state.method]?.epochs?.length) ?? found.runs[0];
+      const trained = found.runs.find((r: any) => Object.entries(r.methods ?? {}).some(([n, m]: [string, any]) =>
+        (!state.method || n === state.method) && m.epochs?.length)) ?? found.runs[0];
       if (!trained) {
         status.error("no training runs found under the served folders");
         return;
@@ -331,7 +365,15 @@ async function start(): Promise<void> {
       state.path = trained.path;
       save();
     }
-    const desc = await transport.request("ttvis/describe", { path: state.path });
+    const [desc, known] = await Promise.all([transport.request("ttvis/describe", { path: state.path }),
+      transport.request("ttvis/methods", {})]);
+    methods = known.methods ?? [];
+    if (!state.method) {
+      state.method = pickMethod(desc);
+      save();
+    }
+    fillMethodPicker(desc);
+    summary = desc.methods?.[state.method]?.eval ?? {};
     classes = desc.classes ?? [];
     colors = desc.colors ?? [];
     training.runPath = desc.path;
@@ -353,5 +395,18 @@ async function start(): Promise<void> {
     debug.ready = true;
   }
 }
+
+$<HTMLSelectElement>("method").onchange = () => {
+  // another method of the same run: its own epochs, territories and numbers
+  state.method = $<HTMLSelectElement>("method").value;
+  delete state.selected;
+  delete state.selection;
+  (plot as any).deselect?.();
+  store.clear();
+  store.epochs = [];
+  textureCache.clear();
+  save();
+  void start();
+};
 
 void start();

@@ -92,7 +92,7 @@ export function initialState(vscodeApi: VsCodeApi | null, query: URLSearchParams
     for (const k of ["epoch", "hiddenClasses", "selected", "selection"] as const) delete saved[k];
   }
   return {
-    method: "DVI", colorBy: "label", hiddenClasses: [], split: "all", misclassifiedOnly: false, changedOnly: false, speed: 1,
+    method: "", colorBy: "label", hiddenClasses: [], split: "all", misclassifiedOnly: false, changedOnly: false, speed: 1,
     ...saved, ...chosen,
   };
 }
