@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup setup-node setup-browser setup-vscode demo test test-python test-node bench clean
+.PHONY: setup setup-node setup-browser setup-vscode demo docs test test-python test-node bench clean
 
 setup: $(VENV)/.installed
 
@@ -18,6 +18,10 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(VENV)/bin/ttvis demo
+
+# the README's picture of the demo, made by the demo itself (so it cannot go stale)
+docs: setup
+	$(VENV)/bin/ttvis demo --docs docs/demo-epoch20.png
 
 test: test-python test-node
 
