@@ -23,7 +23,7 @@ from ttvis.dynamics.lock import method_lock
 from ttvis.dynamics.results import VisResults
 from ttvis.dynamics.source import RunSource
 from ttvis.metrics.report import K, epoch_metrics, run_temporal, summary, temporal_sample
-from ttvis.projection.base import EpochResult, Resume, VisMethod
+from ttvis.projection.base import RUN_CONFIG_KEYS, EpochResult, Resume, VisMethod
 from ttvis.projection.device import resolve_device
 from ttvis.projection.registry import get_method, make_method
 from ttvis.projection.schema import RunParams, as_dict, validate
@@ -100,10 +100,6 @@ def _config_params(run: TrainingDynamics, cls: type, on_message: OnMessage | Non
         if on_message:
             on_message(f"{where}: {n}")
     return params, run_params
-
-
-#: original ``config.json`` VISUALIZATION keys that are run settings, not a method's
-RUN_CONFIG_KEYS = {"RESOLUTION": "resolution"}
 
 
 def _same_run(old: dict[str, Any] | None, record: dict[str, Any]) -> bool:

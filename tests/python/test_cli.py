@@ -124,3 +124,16 @@ def test_demo_command_end_to_end(tmp_path, cli_env):
     run = TrainingDynamics(out)
     assert run.epochs == [1, 2, 3] and run.model_source is not None
     assert Image.open(out / "visualize/DVI/DVI.gif").n_frames == 3
+
+
+def test_eval_keeps_the_territory_agreement_visualize_measured(dvi_result, tmp_path):
+    import shutil
+
+    from ttvis.pipeline import evaluate
+
+    run = tmp_path / "digits"
+    shutil.copytree(dvi_result[0], run)
+    before = {e: m["territory_agreement"] for e, m in dvi_result[1]["epochs"].items()}
+    after = {e: m["territory_agreement"] for e, m in evaluate(run, "DVI")["epochs"].items()}
+    assert after == before
+    assert np.load(run / "visualize/DVI/bgimg/20.npy").shape == (256, 256)

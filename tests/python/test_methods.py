@@ -119,3 +119,31 @@ def test_compare_writes_the_table_and_reuses_matching_results(run_copy):
     stamp = (run_copy / "visualize" / "DVI" / "projection" / "3.npy").stat().st_mtime_ns
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0 and (run_copy / "visualize" / "DVI" / "projection" / "3.npy").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize("method", ["TimeVis", "Trustvis", "UMAP", "StackedUMAP"])
+def test_same_seed_same_output(digits_run, method):
+    from ttvis.dynamics.source import RunSource
+    from ttvis.projection.registry import make_method
+
+    src = RunSource(TrainingDynamics(digits_run), "train")
+
+    def positions(seed):
+        return [r.positions for r in make_method(method, FAST[method], {"seed": seed}, "cpu").fit(src, [1, 2])]
+
+    a, b = positions(0), positions(0)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_config_blocks_of_each_method(tmp_path):
+    from ttvis.projection.registry import get_method
+
+    block = {"VISUALIZATION": {"N_NEIGHBORS": 10, "LAMBDA2": 0.3, "RESOLUTION": 40, "ENCODER_DIMS": [64, 96, 2],
+                               "BOUNDARY": {"B_N_EPOCHS": 1, "L_BOUND": 0.4}, "INIT_NUM": 300, "T_N_EPOCHS": 2, "BETA": 2, "SHINY": 1}}
+    tv, notes = get_method("TimeVis").params_from_config(block)
+    assert tv == {"n_neighbors": 10, "hidden": [96]}
+    said = " ".join(notes)
+    assert "INIT_NUM not used" in said and "T_N_EPOCHS not used" in said and "LAMBDA2 not used" in said
+    assert "SHINY is not a TimeVis setting" in said and "RESOLUTION" not in said  # a run setting, not TimeVis's
+    trust, notes = get_method("Trustvis").params_from_config(block)
+    assert trust["beta"] == 2 and trust["lambda2"] == 0.3 and any("SHINY" in n for n in notes)

@@ -240,9 +240,12 @@ def test_serve_asks_before_importing_model_code(run_copy, cli_env):
 class RawServer:
     """``ttvis server`` over a real pipe, spoken to in raw LSP framing (params may be left out)."""
 
-    def __init__(self, root: Path, trusted: bool = True):
+    def __init__(self, root: Path, trusted: bool = True, log_level: str | None = "WARNING"):
+        env = {k: v for k, v in os.environ.items() if k != "TTVIS_LOG_LEVEL"}
+        if log_level:
+            env["TTVIS_LOG_LEVEL"] = log_level
         self.p = subprocess.Popen(ttvis_cmd("server"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, env={**os.environ, "TTVIS_LOG_LEVEL": "WARNING"})
+                                  stderr=subprocess.PIPE, env=env)
         self.n = 0
         self.request("initialize", {"processId": None, "rootUri": root.as_uri(), "capabilities": {},
                                     "initializationOptions": {"trusted": trusted},
@@ -356,3 +359,25 @@ def test_a_cpu_job_leaves_torch_determinism_of_the_process_alone(run_copy):
         stop.set()
         t.join()
     assert seen and not any(seen)
+
+
+def test_the_default_log_has_no_payloads_and_user_errors_in_one_line(trained):
+    import re
+
+    s = RawServer(trained.parent, log_level=None)  # the default level, as the extension starts it
+    try:
+        assert "result" in s.request("ttvis/epoch", {"path": str(trained), "method": "DVI", "epoch": 3})
+        assert s.request("ttvis/describe", {"path": str(trained / "nope")})["error"]["code"] == -32001
+        s.request("ttvis/train", {"path": str(trained), "method": "DVI", "epochs": "1-2", "params": FAST, "run": {**RUN, "seed": 9}})
+        assert s.wait_note("ttvis/trainFinished")["status"] == "done"
+        s.request("shutdown")
+        s.send({"jsonrpc": "2.0", "method": "exit"})
+        s.p.wait(5)
+        log = s.p.stderr.read().decode()
+    finally:
+        s.p.kill()
+    assert len(log) < 4000, len(log)
+    assert not re.search(r"[A-Za-z0-9+/]{200}", log)  # no base64 arrays or PNGs
+    assert "Traceback" not in log
+    refused = [ln for ln in log.splitlines() if "refused (-32001)" in ln]
+    assert len(refused) == 1 and "nope" in refused[0]

@@ -27,6 +27,9 @@ from ttvis.projection.schema import Params
 
 OnStage = Callable[[int, str], None]
 
+#: original ``config.json`` VISUALIZATION keys that are run settings, not a method's
+RUN_CONFIG_KEYS = {"RESOLUTION": "resolution"}
+
 
 class PredictionHeadLike(Protocol):
     """What a method may use of the subject model's prediction head (see :mod:`ttvis.projection.head`)."""
@@ -184,11 +187,24 @@ class VisMethod:
     @classmethod
     def params_from_config(cls, block: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """This method's parameters from its block of an original-layout ``config.json``
-        (``{"VISUALIZATION": {...}, ...}``) and notes on keys that were not used."""
+        (``{"VISUALIZATION": {...}, ...}``), and one note per key that was not used: why, for the
+        keys the method knows it ignores (``config_ignored``), else that it is unknown.
+        ``ENCODER_DIMS`` becomes ``hidden`` for a method that has it."""
         vis = block.get("VISUALIZATION") if isinstance(block.get("VISUALIZATION"), dict) else {}
-        flat = {**vis, **(vis.get("BOUNDARY") or {})} if isinstance(vis, dict) else {}
+        boundary = vis.get("BOUNDARY") if isinstance(vis.get("BOUNDARY"), dict) else {}
+        flat = {**{k: v for k, v in vis.items() if k != "BOUNDARY"}, **boundary}
         out = {name: flat[key] for key, name in cls.config_keys.items() if key in flat}
         notes = [f"{key} not used: {why}" for key, why in cls.config_ignored.items() if key in flat]
+        handled = set(cls.config_keys) | set(cls.config_ignored) | set(RUN_CONFIG_KEYS)
+        enc = flat.get("ENCODER_DIMS")
+        if "hidden" in cls.Params.model_fields:
+            handled |= {"ENCODER_DIMS", "DECODER_DIMS"}
+            if isinstance(enc, list) and len(enc) >= 2:
+                out["hidden"] = [int(v) for v in enc[1:-1]]
+                dec = flat.get("DECODER_DIMS")
+                if isinstance(dec, list) and list(dec) != list(reversed(enc)):
+                    notes.append("DECODER_DIMS is not ENCODER_DIMS reversed; ttvis's decoder mirrors the encoder")
+        notes += [f"{key} is not a {cls.name} setting ttvis knows; ignored" for key in flat if key not in handled]
         return out, notes
 
     @classmethod

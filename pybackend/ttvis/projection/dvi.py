@@ -79,19 +79,6 @@ class DVI(VisMethod):
     }
     params: DVIParams
 
-    @classmethod
-    def params_from_config(cls, block: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-        """As :meth:`VisMethod.params_from_config`, plus ``ENCODER_DIMS`` -> ``hidden``."""
-        out, notes = super().params_from_config(block)
-        vis = block.get("VISUALIZATION") or {}
-        enc = vis.get("ENCODER_DIMS") if isinstance(vis, dict) else None
-        if isinstance(enc, list) and len(enc) >= 2:
-            out["hidden"] = [int(v) for v in enc[1:-1]]
-            dec = vis.get("DECODER_DIMS")
-            if isinstance(dec, list) and list(dec) != list(reversed(enc)):
-                notes.append("DECODER_DIMS is not ENCODER_DIMS reversed; ttvis's decoder mirrors the encoder")
-        return out, notes
-
     def terms(self, epoch_index: int, model: VisModel, nodes: torch.Tensor, prev: dict[str, Any] | None,
               source: EpochSource, epoch: int, norm: tuple[np.ndarray, float]) -> list[LossTerm]:
         """This epoch's loss terms (Trustvis extends them): UMAP, reconstruction, temporal."""

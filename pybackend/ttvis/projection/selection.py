@@ -24,11 +24,11 @@ def k_center_greedy(x: np.ndarray, m: int, seed: int = 0, dims: int = 32, start:
     m = int(min(max(m, 1), n))
     if m == n:
         return np.arange(n, dtype=np.int64)
-    z = torch.tensor(np.asarray(x, np.float32))
+    z = torch.tensor(np.asarray(x, np.float32), dtype=torch.float64)
     z = z - z.mean(0)
-    if z.shape[1] > dims:
-        _, _, v = torch.pca_lowrank(z, q=dims, center=False, niter=2)
-        z = z @ v
+    if z.shape[1] > dims:  # the top principal directions, from the covariance (deterministic, D x D)
+        _, vecs = torch.linalg.eigh(z.T @ z)
+        z = z @ vecs[:, -dims:]
     picked = np.empty(m, np.int64)
     first = np.unique(np.asarray(start, np.int64))[:m] if start is not None and len(start) else \
         np.array([np.random.default_rng(seed).integers(n)], np.int64)

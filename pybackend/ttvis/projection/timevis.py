@@ -75,6 +75,17 @@ class TimeVis(VisMethod):
     Params = TimeVisParams
     config_keys: ClassVar[dict[str, str]] = {"N_NEIGHBORS": "n_neighbors", "LAMBDA1": "lambda1", "MAX_EPOCH": "max_epochs",
                                              "PATIENT": "patience", "BATCH_SIZE": "batch_size"}
+    config_ignored: ClassVar[dict[str, str]] = {
+        "S_N_EPOCHS": "edges are sampled by weight in every pass (max_epochs bounds the passes)",
+        "T_N_EPOCHS": "temporal edges are sampled by weight like the spatial ones",
+        "B_N_EPOCHS": "the original's edge filter dropped every boundary edge; ttvis keeps them all",
+        "L_BOUND": "ttvis bisects the whole mixup range; its tolerance is boundary_tolerance",
+        "INIT_NUM": "selection_share sets how many samples k-center greedy keeps per epoch",
+        "MAX_HAUSDORFF": "selection_share sets how many samples k-center greedy keeps per epoch",
+        "ALPHA": "temporal edge weights come from umap-learn's membership strengths",
+        "BETA": "temporal edge weights come from umap-learn's membership strengths",
+        "LAMBDA2": "TimeVis has no separate temporal loss: the temporal edges carry it",
+    }
     params: TimeVisParams
 
     def _complex(self, source: EpochSource, epochs: list[int], norms: list[tuple[np.ndarray, float]],

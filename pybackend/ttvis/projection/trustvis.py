@@ -65,6 +65,7 @@ class Trustvis(DVI):
                               "active-learning rounds")
     paper: ClassVar[str] = "time-travelling-visualizer's trustvis_tempo (after Yang et al., DeepVisualInsight, AAAI 2022)"
     Params = TrustvisParams
+    config_keys: ClassVar[dict[str, str]] = {**DVI.config_keys, "BETA": "beta"}
     params: TrustvisParams
 
     def _head_on_nodes(self, source: EpochSource, epoch: int, norm: tuple[np.ndarray, float]):
