@@ -180,7 +180,6 @@ def visualize(
     stage(0, "checking the run")
     _complete_arrays(run_path, on_message, cancel)
     tdyn = TrainingDynamics(run_path)
-    tdyn.validate()  # everything is checked before the earlier results are touched
     skipped = [e for e in tdyn.recorded_epochs if e not in tdyn.epochs]
     if skipped:
         say(f"epoch(s) {', '.join(map(str, skipped))} have a checkpoint but no representations and are left out "
@@ -191,6 +190,7 @@ def visualize(
     device = resolve_device(rp.device)
     vm = make_method(cls.name, {**stored, **(params or {})}, rp, device)
     chosen = parse_epochs(epochs, tdyn.epochs)
+    tdyn.validate(chosen)  # every chosen epoch is checked before the earlier results are touched
     source = RunSource(tdyn, rp.fit_on, device, on_message)
     source.head(chosen[0])  # builds the subject model (imports model.py, loads the checkpoint) before anything moves
     record = {"method": vm.name, "params": as_dict(vm.params), "run": as_dict(rp), "epochs": chosen, "device": device,

@@ -63,20 +63,22 @@ def read_png(path: Path, limit: int = MAX_SPRITE_BYTES) -> bytes:
     return data
 
 
-def load_array(path: Path, what: str) -> np.ndarray:
+def load_array(path: Path, what: str, mmap: bool = False) -> np.ndarray:
     """Load one ``.npy`` file without pickles.
 
     Args:
         path: the file.
         what: what the file should hold, for the error message ("float32 [N, D] representations").
+        mmap: map it read-only instead of reading it (``np.load(mmap_mode="r")``): pages are
+            read when touched and the file never has to fit in memory.
 
     Raises:
-        DynamicsError: missing, unreadable or corrupt file.
+        DynamicsError: missing, unreadable, truncated or corrupt file.
     """
     if not path.is_file():
         raise DynamicsError(path, f"a .npy file of {what}", "no such file")
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except (ValueError, OSError, EOFError) as exc:
         raise DynamicsError(path, f"a readable .npy file of {what}", f"a corrupt file ({exc})") from None
 
@@ -87,12 +89,26 @@ def peek_shape(path: Path, what: str) -> tuple[int, ...]:
     Raises:
         DynamicsError: missing or corrupt file.
     """
+    return peek_header(path, what)[0]
+
+
+def peek_header(path: Path, what: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype stored in a ``.npy`` header (the data is not read, but the file must
+    be long enough to hold it).
+
+    Raises:
+        DynamicsError: missing, corrupt or truncated file.
+    """
     try:
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
             read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, _, _ = read(f)
-        return tuple(shape)
+            shape, _, dtype = read(f)
+            start = f.tell()
+        need = start + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if path.stat().st_size < need:
+            raise ValueError(f"{path.stat().st_size} bytes, the header says {need}: truncated")
+        return tuple(shape), dtype
     except FileNotFoundError:
         raise DynamicsError(path, f"a .npy file of {what}", "no such file") from None
     except (ValueError, OSError, EOFError) as exc:
@@ -109,10 +125,15 @@ def load_json(path: Path, what: str) -> Any:
         raise DynamicsError(path, f"valid JSON with {what}", f"unreadable ({exc})") from None
 
 
-def check_finite(arr: np.ndarray, path: Path, what: str) -> None:
-    """Raise :class:`DynamicsError` if ``arr`` holds NaN or inf."""
-    if not np.isfinite(arr).all():
-        bad = int((~np.isfinite(arr)).any(axis=tuple(range(1, arr.ndim))).sum()) if arr.ndim > 1 else int((~np.isfinite(arr)).sum())
+def check_finite(arr: np.ndarray, path: Path, what: str, chunk: int = 1 << 16) -> None:
+    """Raise :class:`DynamicsError` if ``arr`` holds NaN or inf (checked in row chunks, so a
+    memory-mapped array is never read whole into memory)."""
+    bad = 0
+    for s in range(0, max(arr.shape[0], 1), chunk):
+        ok = np.isfinite(arr[s : s + chunk])
+        if not ok.all():
+            bad += int((~ok).any(axis=tuple(range(1, ok.ndim))).sum()) if ok.ndim > 1 else int((~ok).sum())
+    if bad:
         raise DynamicsError(path, f"finite {what}", f"NaN or inf in {bad} row(s)")
 
 

@@ -35,7 +35,9 @@ from ttvis.dynamics.layouts import Layout, open_layout
 class TrainingDynamics:
     """In-memory view of one recorded training run, read through its layout adapter.
 
-    Arrays are read lazily, validated, and kept in a small cache.
+    Arrays are read lazily and validated. A float32 epoch kept in one file is memory-mapped
+    (``np.load(mmap_mode="r")``), never read whole; a few recent epochs stay open (at most
+    :attr:`CACHE_BYTES` of them), so no stage holds more than a few epochs.
 
     Args:
         path: the run folder, in any layout :func:`~ttvis.dynamics.layouts.detect_layout` knows.
@@ -61,7 +63,7 @@ class TrainingDynamics:
             labels / index / info files are malformed; later, on reading a bad epoch.
     """
 
-    _CACHE_EPOCHS = 6
+    CACHE_BYTES = 512 << 20  # open epochs kept, in bytes of array data
 
     def __init__(self, path: str | os.PathLike, roots: Sequence[str | os.PathLike] = ()):
         self.path = Path(path).expanduser().resolve()
@@ -156,7 +158,7 @@ class TrainingDynamics:
             return self._cache[key]
         arr = loader()
         self._cache[key] = arr
-        while len(self._cache) > 2 * self._CACHE_EPOCHS:
+        while len(self._cache) > 2 and sum(a.nbytes for a in self._cache.values()) > self.CACHE_BYTES:
             self._cache.popitem(last=False)
         return arr
 
@@ -165,7 +167,7 @@ class TrainingDynamics:
         part validated against the first epoch's row counts."""
         out = []
         for k, path in enumerate(parts):
-            arr = load_array(path, f"float32 {shape} {what}")
+            arr = load_array(path, f"float32 {shape} {what}", mmap=len(parts) == 1)
             rows = self._part_sizes[k] if k < len(self._part_sizes) else None
             if arr.ndim != 2:
                 raise DynamicsError(path, f"a 2-D array {shape} of {what}", f"shape {list(arr.shape)}")
@@ -175,11 +177,13 @@ class TrainingDynamics:
                 raise DynamicsError(path, f"{cols} columns ({col_name})", f"{arr.shape[1]}")
             if not np.issubdtype(arr.dtype, np.number):
                 raise DynamicsError(path, f"numeric {what}", f"dtype {arr.dtype}")
-            arr = np.ascontiguousarray(arr, dtype=np.float32)
+            if arr.dtype != np.float32 or not arr.flags.c_contiguous:
+                arr = np.ascontiguousarray(arr, dtype=np.float32)  # a copy; float32 files stay mapped
             check_finite(arr, path, what)
             out.append(arr)
         arr = out[0] if len(out) == 1 else np.concatenate(out)
-        arr.setflags(write=False)
+        if arr.flags.writeable:
+            arr.setflags(write=False)
         return arr
 
     def _check_epoch(self, epoch: int) -> None:
@@ -231,12 +235,36 @@ class TrainingDynamics:
         p = self.prediction(epoch)
         return None if p is None else p.argmax(axis=1).astype(np.int64)
 
-    def validate(self) -> None:
-        """Read every epoch once, raising the first :class:`DynamicsError` found."""
-        for e in self.epochs:
-            self.representation(e)
+    def validate(self, epochs: list[int] | None = None, full: int = 1) -> None:
+        """Check ``epochs`` (default all) before work starts, raising the first
+        :class:`DynamicsError` found: every file's header (2-D, rows and columns, a numeric dtype,
+        not truncated, metadata consistent), and the first ``full`` epochs' values too (NaN/inf).
+        The others' values are checked as they are read.
+        """
+        from ttvis.dynamics.files import peek_header
+
+        chosen = list(self.epochs if epochs is None else epochs)
+        for i, e in enumerate(chosen):
+            if i < full:
+                self.representation(e)
+                if self.has_predictions:
+                    self.prediction(e)
+                continue
+            self._check_epoch(e)
+            kinds = [("representations", self.source.representation_parts(e), self.dim, "feature dims")]
             if self.has_predictions:
-                self.prediction(e)
+                kinds.append(("class scores", self.source.prediction_parts(e), len(self.classes), "classes"))
+            for what, parts, cols, col_name in kinds:
+                for k, p in enumerate(parts):
+                    shape, dtype = peek_header(p, f"float32 [N, D] {what}")
+                    if len(shape) != 2:
+                        raise DynamicsError(p, f"a 2-D array of {what}", f"shape {list(shape)}")
+                    if shape[0] != self._part_sizes[k]:
+                        raise DynamicsError(p, f"{self._part_sizes[k]} rows (samples, as in epoch {self.epochs[0]})", f"{shape[0]}")
+                    if shape[1] != cols:
+                        raise DynamicsError(p, f"{cols} columns ({col_name})", f"{shape[1]}")
+                    if not np.issubdtype(dtype, np.number):
+                        raise DynamicsError(p, f"numeric {what}", f"dtype {dtype}")
 
     # ---- per-sample extras ---------------------------------------------
     @property

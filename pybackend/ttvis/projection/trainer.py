@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 
 from ttvis.projection.base import Cancelled, check_cancel
@@ -62,6 +63,7 @@ def train_vis_model(
     n_samples: int,
     cancel: threading.Event | None = None,
     on_pass: Callable[[int, int], None] | None = None,
+    groups: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> TrainStats:
     """Train ``model`` in place on one complex.
 
@@ -76,6 +78,10 @@ def train_vis_model(
         generator: torch generator on the nodes' device (batch order, negatives, subsets).
         cancel: set it to stop; raises :class:`Cancelled` at the next step.
         on_pass: ``on_pass(k, max_epochs)`` as optimisation epoch ``k`` starts (progress).
+        groups: ``(group int64 [M], start int64 [G], size int64 [G])``: draw each edge end's
+            negatives among the nodes of its own group (``start[g] .. start[g] + size[g]``), e.g.
+            one group per epoch in a spatio-temporal complex, so repulsion acts within a frame;
+            None: among all nodes.
 
     Returns:
         :class:`TrainStats`.
@@ -97,6 +103,8 @@ def train_vis_model(
     r = negative_sample_rate
     encode_all = m <= min(batch_size, n_edges) * (2 + 2 * r) // 2
     all_nodes = torch.arange(m, device=dev)
+    if groups is not None:
+        g_of, g_start, g_size = (torch.as_tensor(np.asarray(a), dtype=torch.int64, device=dev) for a in groups)
     n_recon = min(m, RECON_NODES)
     best, bad, steps, ep = float("inf"), 0, 0, 0
     last = torch.zeros(1 + len(active))
@@ -110,7 +118,12 @@ def train_vis_model(
             bi = order[s : s + batch_size]
             h, t, w = head[bi], tail[bi], weight[bi]
             e = h.shape[0]
-            neg = torch.randint(0, m, (2 * e * r,), generator=generator, device=dev)
+            if groups is None:
+                neg = torch.randint(0, m, (2 * e * r,), generator=generator, device=dev)
+            else:  # within the end node's group: start + floor(u * size)
+                g = g_of[torch.cat([h, t])].repeat_interleave(r)
+                u = torch.rand(2 * e * r, generator=generator, device=dev)
+                neg = g_start[g] + (u * g_size[g]).long().clamp_max(g_size[g] - 1)
             rec = torch.randint(0, m, (n_recon,), generator=generator, device=dev)
             touched = torch.cat([h, t, neg, rec])
             if encode_all:  # small graphs: every batch touches nearly every node anyway
