@@ -39,7 +39,7 @@ class TrustvisParams(DVIParams):
 
     beta: float = Field(1.0, ge=0.0, le=10.0, description="attention exponent: reconstruction weight (1 + a)^beta per dimension (0: plain DVI reconstruction)")
     lambda3: float = Field(0.5, ge=0.0, le=1e4, description="weight of the boundary-distance consistency term (top-1 minus top-2 margin of x and of its reconstruction agree)")
-    al_rounds: int = Field(0, ge=0, le=20, description="active-learning rounds per epoch: retrain with more weight on samples whose reconstruction changes the prediction (0: off)")
+    al_rounds: int = Field(2, ge=0, le=20, description="active-learning rounds per epoch: retrain with more weight on samples whose reconstruction changes the prediction (0: off)")
     al_boost: float = Field(4.0, ge=1.0, le=100.0, description="reconstruction weight multiplier of those samples in an active-learning round")
 
 
