@@ -36,7 +36,7 @@ def make_run(path: Path, n: int, d: int = 512, c: int = 10, epochs: int = 5) -> 
         atomic.save_npy(path / f"dataset/representation/{e}.npy", rng.normal(size=(n, d)).astype(np.float32))
         atomic.save_npy(path / f"dataset/prediction/{e}.npy", rng.normal(size=(n, c)).astype(np.float32))
         res.write_scale(e, np.array([-10, -10, 10, 10], np.float32))
-        res.write_background(e, rng.integers(0, 255, (256, 256, 3), dtype=np.uint8))
+        res.write_background(e, rng.integers(0, 255, (256, 256, 3), dtype=np.uint8), rng.integers(0, c, (256, 256)))
         res.write_projection(e, rng.normal(size=(n, 2)).astype(np.float32) * 4)
 
 
@@ -62,6 +62,19 @@ async def measure(port: int, token: str, run: Path, requests: int, epochs: int) 
         print(f"target < 50 ms after the first: {'met' if statistics.median(rest) < 50 else 'NOT met'} (median)")
 
 
+def start_serve(root: Path) -> tuple[subprocess.Popen, int, str]:
+    """Start ``ttvis serve root``; (process, port, token) once it prints its URL."""
+    proc = subprocess.Popen([sys.executable, "-m", "ttvis", "serve", str(root)], stdout=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True)
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("ttvis serve exited")
+        m = re.search(r":(\d+)/\?token=(\S+)", line)
+        if m:
+            return proc, int(m.group(1)), m.group(2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", type=int, default=50_000)
@@ -71,10 +84,9 @@ def main() -> None:
     t = time.perf_counter()
     make_run(run, args.samples)
     print(f"synthetic run {run} ready ({time.perf_counter() - t:.1f} s)")
-    proc = subprocess.Popen([sys.executable, "-m", "ttvis.cli", "serve", str(run.parent)], stdout=subprocess.PIPE, text=True)
+    proc, port, token = start_serve(run.parent)
     try:
-        m = re.search(r":(\d+)/\?token=(\S+)", proc.stdout.readline())
-        asyncio.run(measure(int(m.group(1)), m.group(2), run, args.requests, 5))
+        asyncio.run(measure(port, token, run, args.requests, 5))
     finally:
         proc.terminate()
         proc.wait(10)

@@ -98,17 +98,25 @@ def _method_in(argv: Sequence[str]) -> str:
     return next(iter(methods()))
 
 
+def _executor(args: argparse.Namespace):
+    from ttvis.parallel import executor
+
+    return executor(getattr(args, "ray", None))
+
+
 def _run_visualize(path: str, method: str, params: dict, epochs: str | None, run: dict, restart: bool = False,
-                   quiet: bool = False) -> dict:
+                   quiet: bool = False, ex=None) -> dict:
     from ttvis.console import Progress, note
     from ttvis.pipeline import visualize
 
     prog = Progress(f"{method} {Path(path).name}")
     try:
         return visualize(path, method, params, epochs, on_epoch=None if quiet else prog, on_message=note,
-                         on_stage=prog.stage, run=run, restart=restart)
+                         on_stage=prog.stage, run=run, restart=restart, executor=ex)
     finally:
         prog.close()
+        if ex is not None:
+            ex.close()
 
 
 def _print_outputs(path: Path, method: str, evals: dict, render_out: dict | None = None) -> None:
@@ -149,7 +157,7 @@ def _schema_error(exc: Exception) -> Exception:
 def cmd_visualize(args: argparse.Namespace) -> int:
     """`ttvis visualize PATH`: train the vis model, print the metrics table and output paths."""
     evals = _run_visualize(args.path, args.method, _values(args, "param_"), args.epochs, _values(args, "run_"),
-                           args.restart, args.quiet)
+                           args.restart, args.quiet, _executor(args))
     if not args.quiet:
         _print_outputs(Path(args.path).resolve(), args.method, evals)
     return 0
@@ -199,7 +207,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ttvis.console import note
 
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
-    out = compare(args.path, names, args.epochs, _values(args, "run_"), args.restart, on_message=note)
+    ex = _executor(args)
+    try:
+        out = compare(args.path, names, args.epochs, _values(args, "run_"), args.restart, on_message=note, executor=ex)
+    finally:
+        ex.close()
     print(dumps(out) if args.json else out["markdown"] + f"\nwritten: {', '.join(out['written'])}")
     return 0
 
@@ -261,7 +273,11 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
 
     prog = Progress("preprocessing", keys=())
     try:
-        out = preprocess(path, force=args.force, device=args.device, batch_size=args.batch_size, on_epoch=prog)
+        ex = _executor(args)
+        try:
+            out = preprocess(path, force=args.force, device=args.device, batch_size=args.batch_size, on_epoch=prog, executor=ex)
+        finally:
+            ex.close()
     finally:
         prog.close()
     print(f"{path} ({out['layout']} layout): computed {len(out['epochs'])} epoch(s) of {out['samples']} samples on {out['device']}")
@@ -353,6 +369,7 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     v.add_argument("--restart", action="store_true", help="start over even when a stopped run with the same parameters "
                    "could continue (earlier results move to visualize/<METHOD>.previous or .partial)")
     v.add_argument("--quiet", action="store_true", help="no progress bar and no table (for scripts)")
+    _add_ray_option(v, "each epoch's kNN graph, complex and boundary samples ahead, and finished epochs' territories and metrics")
     v.set_defaults(func=cmd_visualize)
 
     c = sub.add_parser("compare", help="every method side by side on a run: time, memory, faithfulness; writes "
@@ -364,6 +381,7 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     _add_schema_options(c.add_argument_group("run settings (every method)"), _run_params(), "run_")
     c.add_argument("--restart", action="store_true", help="retrain every method even when matching results exist")
     c.add_argument("--json", action="store_true", help="print compare.json instead of the table")
+    _add_ray_option(c, "the methods, side by side")
     c.set_defaults(func=cmd_compare)
 
     e = sub.add_parser("eval", help="(re)compute visualize/<METHOD>/eval.json from existing results and print it")
@@ -386,6 +404,7 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     pp.add_argument("--force", action="store_true", help="recompute every epoch, not only what is missing")
     pp.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="torch device (default: auto)")
     pp.add_argument("--batch-size", type=int, default=512, help="samples per forward pass (default: 512)")
+    _add_ray_option(pp, "several epochs at once")
     pp.set_defaults(func=cmd_preprocess)
 
     em = sub.add_parser("evaluate-model", help="train/test accuracy and loss of the subject model per epoch; "
@@ -414,6 +433,12 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
                    "default: ask on the terminal, or refuse when stdin is not a terminal")
     w.set_defaults(func=cmd_serve)
     return p
+
+
+def _add_ray_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--ray", nargs="?", const=True, default=None, metavar="ADDRESS",
+                   help=f"run {what} on a Ray cluster: the one at ADDRESS (e.g. ray://head:10001), or a local one "
+                   "without it (needs `pip install ttvis[ray]`; the results are the same)")
 
 
 def _run_params() -> type:

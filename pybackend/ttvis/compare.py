@@ -54,14 +54,23 @@ def markdown(rows: list[dict[str, Any]], title: str) -> str:
     return "\n".join([f"# {title}", "", head, rule, *body, ""])
 
 
+def _train_method(cmd: list[str]) -> tuple[int, str, float]:
+    """A task (:mod:`ttvis.parallel`): run one method's ``ttvis visualize``; (status, stderr, seconds)."""
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return r.returncode, r.stderr, time.perf_counter() - t0
+
+
 def compare(run_path: str | Path, methods: list[str], epochs: str | None = None, run: dict[str, Any] | None = None,
-            restart: bool = False, on_message: Callable[[str], None] | None = None) -> dict[str, Any]:
+            restart: bool = False, on_message: Callable[[str], None] | None = None, executor: Any = None) -> dict[str, Any]:
     """Train (or reuse) each method on a run and write ``visualize/compare.{md,json}``.
 
     Args:
         run_path: the run folder; methods: registered method names; epochs: the selection
             (``parse_epochs``); run: run settings (seed, device, resolution, fit_on);
             restart: retrain even when matching results exist.
+        executor: where the methods train (:mod:`ttvis.parallel`); with Ray, side by side on
+            the cluster's workers (each still in a process of its own).
 
     Returns:
         ``{"run", "epochs", "methods": [rows], "markdown", "written": [paths]}``.
@@ -75,8 +84,11 @@ def compare(run_path: str | Path, methods: list[str], epochs: str | None = None,
 
     tdyn = TrainingDynamics(run_path)
     classes = [get_method(m) for m in methods]
+    from ttvis.parallel import Executor
+
+    ex = executor or Executor()
     say = on_message or (lambda m: None)
-    rows = []
+    rows, tasks = [], []
     for cls in classes:
         cmd = [sys.executable, "-m", "ttvis", "visualize", str(tdyn.path), "--method", cls.name, "--quiet"]
         if epochs:
@@ -85,15 +97,16 @@ def compare(run_path: str | Path, methods: list[str], epochs: str | None = None,
             cmd += [f"--{k.replace('_', '-')}", str(v)]
         if restart:
             cmd.append("--restart")
-        say(f"{cls.name}: {' '.join(cmd[3:])}")
-        t0 = time.perf_counter()
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        if r.returncode != 0:
-            last = (r.stderr.strip().splitlines() or ["(no message)"])[-1]
+        say(f"{cls.name}: {' '.join(cmd[3:])}" + (f" (on {ex.name})" if ex.parallelism > 1 else ""))
+        tasks.append((cls, ex.submit(_train_method, cmd)))
+    for cls, task in tasks:
+        code, err, secs = task.result()
+        if code != 0:
+            last = (err.strip().splitlines() or ["(no message)"])[-1]
             raise DynamicsError(tdyn.path / "visualize" / cls.name, f"{cls.name} to train", f"a failure: {last}")
         evals = VisResults(tdyn.path, cls.name, tdyn.n_samples).eval()
         rows.append(method_row(cls.name, evals, cls.has_inverse))
-        say(f"{cls.name}: {time.perf_counter() - t0:.0f} s")
+        say(f"{cls.name}: {secs:.0f} s")
     title = f"Methods on {tdyn.name} ({tdyn.n_samples} samples, {tdyn.dim} dims, epochs {epochs or 'all'})"
     md = markdown(rows, title)
     out = {"run": str(tdyn.path), "epochs": epochs or "all", "methods": rows, "markdown": md}

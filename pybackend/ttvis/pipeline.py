@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,6 +24,7 @@ from ttvis.dynamics.lock import method_lock
 from ttvis.dynamics.results import VisResults
 from ttvis.dynamics.source import RunSource
 from ttvis.metrics.report import K, epoch_metrics, run_temporal, summary, temporal_sample
+from ttvis.parallel import Executor
 from ttvis.projection.base import RUN_CONFIG_KEYS, EpochResult, Resume, VisMethod
 from ttvis.projection.device import resolve_device
 from ttvis.projection.registry import get_method, make_method
@@ -140,6 +142,7 @@ def visualize(
     on_stage: OnStage | None = None,
     run: dict[str, Any] | None = None,
     restart: bool = False,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Train ``method``'s vis model on a run and write ``visualize/<METHOD>/`` epoch by epoch.
 
@@ -164,6 +167,9 @@ def visualize(
         run: run settings (:class:`~ttvis.projection.schema.RunParams`: seed, device,
             resolution, fit_on).
         restart: start over even when a matching stopped run could continue.
+        executor: where independent per-epoch work runs (:mod:`ttvis.parallel`): the method's
+            preparation of epochs ahead, and each finished epoch's territory and metrics; with
+            Ray (``RayExecutor``) on the cluster's workers. The results are the same.
 
     Returns:
         The final ``eval.json`` contents.
@@ -191,7 +197,8 @@ def visualize(
     vm = make_method(cls.name, {**stored, **(params or {})}, rp, device)
     chosen = parse_epochs(epochs, tdyn.epochs)
     tdyn.validate(chosen)  # every chosen epoch is checked before the earlier results are touched
-    source = RunSource(tdyn, rp.fit_on, device, on_message)
+    ex = executor or Executor()
+    source = RunSource(tdyn, rp.fit_on, device, on_message, executor=ex)
     source.head(chosen[0])  # builds the subject model (imports model.py, loads the checkpoint) before anything moves
     record = {"method": vm.name, "params": as_dict(vm.params), "run": as_dict(rp), "epochs": chosen, "device": device,
               "ttvis": __version__, "path": str(tdyn.path), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -215,6 +222,22 @@ def visualize(
             res.write_params({**old, "resumed": [*old.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S")]})
         first_write = resume is None
         t_start = t0 = time.perf_counter()
+        pending: deque = deque()  # finished epochs whose territory and metrics are still being made
+
+        def land(block: bool) -> None:
+            """Write the oldest pending epochs whose work is done (all, when ``block``), in order."""
+            while pending and (block or len(pending) >= ex.parallelism):  # local: at once
+                ep, task, t_proj = pending.popleft()
+                rgb, terr, m = task.result()
+                if rgb is not None:
+                    res.write_background(ep.epoch, rgb, terr)
+                m = {**m, "training": dict(ep.stats), "seconds": {**m["seconds"], "projection": t_proj}}
+                evals["epochs"][str(ep.epoch)] = m
+                res.write_eval(evals)
+                res.write_projection(ep.epoch, ep.positions)  # last: its presence marks a complete epoch
+                if on_epoch:
+                    on_epoch(ep.epoch, len(chosen), m)
+
         with job_determinism(device):
             for ep in vm.fit(source, chosen, resume=resume, cancel=cancel, on_stage=stage):
                 t_proj = time.perf_counter() - t0
@@ -223,14 +246,19 @@ def visualize(
                     first_write = False
                     if moved:
                         say(f"earlier {vm.name} results moved to {moved}")
-                m = _write_epoch(tdyn, source, res, vm, ep, rp.resolution, stage)
-                m["seconds"] = {**m["seconds"], "projection": t_proj}
-                evals["epochs"][str(ep.epoch)] = m
-                res.write_eval(evals)
-                res.write_projection(ep.epoch, ep.positions)  # last: its presence marks a complete epoch
-                if on_epoch:
-                    on_epoch(ep.epoch, len(chosen), m)
+                state = vm.epoch_state(ep)
+                res.write_model(ep.epoch, state)
+                scale = territory_scale(ep.positions)
+                res.write_scale(ep.epoch, scale)
+                if ex.parallelism > 1:
+                    task = ex.submit(territory_task, source.spec(), vm.name, as_dict(vm.params), as_dict(rp), ep.epoch,
+                                     state, np.asarray(ep.positions), scale)
+                else:
+                    task = ex.submit(territory_and_metrics, tdyn, source, ep, scale, rp.resolution, stage)
+                pending.append((ep, task, t_proj))
+                land(block=False)
                 t0 = time.perf_counter()
+            land(block=True)
         stage(chosen[-1], "temporal measures")
         _add_temporal(tdyn, res, evals, chosen)
         evals["seconds"] = evals.get("seconds", 0.0) + time.perf_counter() - t_start if resume else time.perf_counter() - t_start
@@ -239,25 +267,35 @@ def visualize(
     return evals
 
 
-def _write_epoch(tdyn: TrainingDynamics, source: RunSource, res: VisResults, vm: VisMethod, ep: EpochResult,
-                 resolution: int, stage: OnStage) -> dict[str, Any]:
-    """Write one epoch's state, scale and territory; return its metrics (not yet its projection)."""
-    res.write_model(ep.epoch, vm.epoch_state(ep))
-    scale = territory_scale(ep.positions)
-    res.write_scale(ep.epoch, scale)
+def territory_and_metrics(tdyn: TrainingDynamics, source: RunSource, ep: EpochResult, scale: np.ndarray, resolution: int,
+                          stage: OnStage | None = None) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
+    """One finished epoch's territory (``rgb`` uint8 ``[R, R, 3]`` and its class grid, or Nones
+    without an inverse map or classes) over ``scale``, and its metrics (with ``seconds``)."""
     head = source.head(ep.epoch)
-    terr = None
+    rgb = terr = None
     t1 = time.perf_counter()
     if head is not None and ep.inverse is not None:
-        stage(ep.epoch, "territory")
+        if stage:
+            stage(ep.epoch, "territory")
         rgb, terr = paint_territory(ep.inverse.decode, head.probabilities, scale, resolution, tdyn.n_classes)
-        res.write_background(ep.epoch, rgb, terr)
     t_terr = time.perf_counter() - t1
-    stage(ep.epoch, "metrics")
+    if stage:
+        stage(ep.epoch, "metrics")
     m = _metrics(tdyn, ep, head, terr, scale)
-    m["training"] = dict(ep.stats)
     m["seconds"] = {"territory": t_terr}
-    return m
+    return rgb, terr, m
+
+
+def territory_task(spec: dict[str, Any], method: str, params: dict[str, Any], run: dict[str, Any], epoch: int,
+                   state: dict[str, Any], positions: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, dict]:
+    """A worker's task (:mod:`ttvis.parallel`): rebuild a finished epoch from its saved state
+    on the worker's own copy of the run, then :func:`territory_and_metrics` (on the CPU)."""
+    from ttvis.dynamics.source import open_source
+
+    source = open_source(spec)
+    vm = make_method(method, params, {**run, "device": "cpu"}, "cpu")
+    ep = vm.restore(state, source, epoch, positions)
+    return territory_and_metrics(source.run, source, ep, scale, int(run.get("resolution", 256)))
 
 
 def _metrics(tdyn: TrainingDynamics, ep: EpochResult, head: Any, terr: np.ndarray | None, scale: np.ndarray | None) -> dict[str, Any]:

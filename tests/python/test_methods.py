@@ -147,3 +147,34 @@ def test_config_blocks_of_each_method(tmp_path):
     assert "SHINY is not a TimeVis setting" in said and "RESOLUTION" not in said  # a run setting, not TimeVis's
     trust, notes = get_method("Trustvis").params_from_config(block)
     assert trust["beta"] == 2 and trust["lambda2"] == 0.3 and any("SHINY" in n for n in notes)
+
+
+def test_sigkill_then_the_same_command_continues_to_the_uninterrupted_result(run_copy, digits_run, tmp_path):
+    import os
+    import shutil
+    import signal
+    import time
+
+    args = [sys.executable, "-m", "ttvis", "visualize", str(run_copy), "--epochs", "1-5", "--max-epochs", "3",
+            "--first-epochs", "6", "--device", "cpu", "--resolution", "32", "--quiet"]
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    res = VisResults(run_copy, "DVI", 1797)
+    deadline = time.monotonic() + 300
+    while len(res.epochs()) < 2 and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.05)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(30)
+    done = res.epochs()
+    assert 2 <= len(done) < 5, done
+    stamps = {e: res.projection_path(e).stat().st_mtime_ns for e in done}
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert f"continuing the stopped run after epoch {done[-1]}" in r.stderr
+    assert res.epochs() == [1, 2, 3, 4, 5]
+    assert {e: res.projection_path(e).stat().st_mtime_ns for e in done} == stamps  # no finished epoch rewritten or lost
+    full = tmp_path / "full"
+    shutil.copytree(digits_run, full, ignore=shutil.ignore_patterns("visualize"))
+    visualize(full, "DVI", {"max_epochs": 3, "first_epochs": 6}, "1-5", run=RUN)
+    ref = VisResults(full, "DVI", 1797)
+    for e in range(1, 6):
+        assert np.array_equal(res.projection(e), ref.projection(e)), e

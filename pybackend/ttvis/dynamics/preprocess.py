@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -94,6 +94,7 @@ def preprocess(
     batch_size: int = 512,
     on_epoch: OnEpoch | None = None,
     cancel: threading.Event | None = None,
+    executor: Any = None,
 ) -> dict[str, Any]:
     """Compute the missing representations and predictions of a run from its checkpoints.
 
@@ -105,6 +106,8 @@ def preprocess(
         on_epoch: ``on_epoch(epoch, total, {"representations": bool, "predictions": bool})``
             after each epoch is written.
         cancel: set to stop between epochs (finished epochs stay written).
+        executor: where the epochs are computed (:mod:`ttvis.parallel`); with Ray, several at
+            once on the cluster's workers, each loading the model and the inputs itself.
 
     Returns:
         ``{"layout", "epochs": [computed epochs], "device", "samples"}``.
@@ -114,10 +117,7 @@ def preprocess(
             model inputs missing (representations cannot be computed without them);
             stored arrays with the wrong number of rows.
     """
-    from ttvis.dynamics.subject import build_subject_model, forward_batched
     from ttvis.projection.device import resolve_device
-
-    import torch
 
     root = Path(run_path).expanduser().resolve()
     if not root.is_dir():
@@ -147,26 +147,67 @@ def preprocess(
         elif int(inputs.shape[0]) != sum(sizes):
             raise DynamicsError(src.inputs_path or root, f"{sum(sizes)} samples (as the index files say)", f"{int(inputs.shape[0])}")
     spec = src.info().get("model")
-    for k, (e, rep, pred) in enumerate(todo):
+    ex = executor
+    if ex is not None and ex.parallelism > 1:  # each worker loads the model and inputs itself
+        from collections import deque
+
+        pending: deque = deque()
+        queue = iter(todo)
+
+        def submit() -> None:
+            item = next(queue, None)
+            if item is not None:
+                pending.append((item, ex.submit(preprocess_epoch_task, str(root), item[0], item[1], item[2], dev, batch_size)))
+
+        for _ in range(ex.parallelism + 1):
+            submit()
+        results = _drain(pending, submit)
+    else:
+        results = ((item, _compute_epoch(src, item[0], item[1], item[2], spec, dev, batch_size, inputs, sizes)) for item in todo)
+    for (e, rep, pred), (reps, preds, part_sizes) in results:
         if cancel is not None and cancel.is_set():
             break
-        ckpt = src.checkpoint_path(e)
-        if ckpt is None:
-            raise DynamicsError(src.checkpoint_file(e), f"the subject model's state dict at epoch {e} (to compute its "
-                                + ("representations" if rep else "predictions") + ")", "no such file")
-        model = build_subject_model(src.model_source, spec, src.model_spec_source, ckpt, dev)
-        if rep:
-            reps, preds = forward_batched(model, inputs, batch_size, with_predictions=pred)
-            if not np.isfinite(reps).all():
-                raise DynamicsError(ckpt, "a model whose features are finite", f"NaN or inf in the features at epoch {e}")
-        else:  # predictions only: through prediction(h) of the stored representations
-            stored = [load_array(p, "float32 [N, D] representations") for p in src.representation_parts(e)]
-            sizes = sizes or [int(a.shape[0]) for a in stored]
-            reps = np.concatenate(stored).astype(np.float32)
-            _, preds = forward_batched(model, torch.from_numpy(reps), batch_size, feature_fn=lambda m, h: h)
-        write_epoch_arrays(src, e, reps if rep else None, preds if pred else None, sizes or [reps.shape[0]])
+        write_epoch_arrays(src, e, reps if rep else None, preds if pred else None, part_sizes)
         result["epochs"].append(e)
         result["samples"] = int(reps.shape[0])
         if on_epoch:
             on_epoch(e, len(todo), {"representations": rep, "predictions": bool(pred)})
     return result
+
+
+def _drain(pending: Any, submit: Callable[[], None]) -> Iterator[tuple[tuple, Any]]:
+    while pending:
+        item, task = pending.popleft()
+        submit()
+        yield item, task.result()
+
+
+def _compute_epoch(src: Layout, e: int, rep: bool, pred: bool, spec: Any, dev: str, batch_size: int,
+                   inputs: Any, sizes: list[int] | None) -> tuple[np.ndarray, np.ndarray | None, list[int]]:
+    """One epoch's representations (or the stored ones) and predictions through the subject model."""
+    import torch
+
+    from ttvis.dynamics.subject import build_subject_model, forward_batched
+
+    ckpt = src.checkpoint_path(e)
+    if ckpt is None:
+        raise DynamicsError(src.checkpoint_file(e), f"the subject model's state dict at epoch {e} (to compute its "
+                            + ("representations" if rep else "predictions") + ")", "no such file")
+    model = build_subject_model(src.model_source, spec, src.model_spec_source, ckpt, dev)
+    if rep:
+        reps, preds = forward_batched(model, inputs, batch_size, with_predictions=pred)
+        if not np.isfinite(reps).all():
+            raise DynamicsError(ckpt, "a model whose features are finite", f"NaN or inf in the features at epoch {e}")
+    else:  # predictions only: through prediction(h) of the stored representations
+        stored = [load_array(p, "float32 [N, D] representations") for p in src.representation_parts(e)]
+        sizes = sizes or [int(a.shape[0]) for a in stored]
+        reps = np.concatenate(stored).astype(np.float32)
+        _, preds = forward_batched(model, torch.from_numpy(reps), batch_size, feature_fn=lambda m, h: h)
+    return reps, preds, list(sizes or [reps.shape[0]])
+
+
+def preprocess_epoch_task(root: str, e: int, rep: bool, pred: bool, device: str, batch_size: int) -> tuple:
+    """A worker's task (:mod:`ttvis.parallel`): one epoch of :func:`preprocess` on its own copy of the run."""
+    src = open_layout(Path(root))
+    return _compute_epoch(src, e, rep, pred, src.info().get("model"), device, batch_size,
+                          src.inputs() if rep else None, src.part_sizes())

@@ -8,7 +8,8 @@ process) when there is one, else a logistic regression fit to the recorded predi
 
 from __future__ import annotations
 
-from typing import Callable
+from collections import deque
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -42,14 +43,16 @@ class RunSource:
         fit_on: ``"train"`` (the training samples) or ``"all"``.
         device: torch device of the prediction heads.
         on_message: hears, once per kind, which prediction head is used.
+        executor: where a method's per-epoch preparation runs (:mod:`ttvis.parallel`); a
+            parallel one runs epochs ahead on its workers, each opening the run itself.
 
     Raises:
         DynamicsError: ``fit_on="train"`` on a run whose split has no training sample.
     """
 
     def __init__(self, run: TrainingDynamics, fit_on: str = "train", device: str = "cpu",
-                 on_message: Callable[[str], None] | None = None):
-        self.run = run
+                 on_message: Callable[[str], None] | None = None, executor: Any = None):
+        self.run, self.fit_on, self.executor = run, fit_on, executor
         self.epochs = list(run.epochs)
         self.n_samples, self.dim = run.n_samples, run.dim
         self.n_classes = run.n_classes if run.task == "classification" else 0
@@ -75,3 +78,46 @@ class RunSource:
                 self._said.add(h.source)
                 self._say(f"prediction head: {h.description}")
         return self._head[1]
+
+    def spec(self) -> dict[str, Any]:
+        """What a worker needs to open the same source: run path, roots, fit_on."""
+        return {"path": str(self.run.path), "roots": [str(r) for r in self.run.roots], "fit_on": self.fit_on}
+
+    def prepared(self, method: Any, epochs: list[int], on_stage: Callable[[int, str], None] | None = None) -> Iterator[tuple[int, dict]]:
+        """``(epoch, method.prepare(self, epoch))`` for each epoch, in order. With a parallel
+        executor, up to its parallelism + 1 epochs are prepared ahead on its workers."""
+        ex = self.executor
+        if ex is None or ex.parallelism <= 1:
+            for e in epochs:
+                yield e, method.prepare(self, e, on_stage)
+            return
+        from ttvis.projection.schema import as_dict
+
+        todo = iter(epochs)
+        pending: deque = deque()
+
+        def submit() -> None:
+            e = next(todo, None)
+            if e is not None:
+                pending.append((e, ex.submit(prepare_remote, self.spec(), method.name, as_dict(method.params), method.seed, e)))
+
+        for _ in range(ex.parallelism + 1):
+            submit()
+        while pending:
+            e, task = pending.popleft()
+            if on_stage:
+                on_stage(e, f"preparing epochs on {ex.name} ({len(pending) + 1} in flight)")
+            submit()
+            yield e, task.result()
+
+
+def open_source(spec: dict[str, Any], device: str = "cpu") -> RunSource:
+    """The :class:`RunSource` a :meth:`RunSource.spec` describes (in a worker process)."""
+    return RunSource(TrainingDynamics(spec["path"], roots=spec.get("roots", ())), spec.get("fit_on", "train"), device)
+
+
+def prepare_remote(spec: dict[str, Any], method: str, params: dict[str, Any], seed: int, epoch: int) -> dict:
+    """A worker's task: ``method.prepare`` of one epoch, on its own copy of the run (CPU)."""
+    from ttvis.projection.registry import make_method
+
+    return make_method(method, params, {"seed": seed}, "cpu").prepare(open_source(spec), epoch)

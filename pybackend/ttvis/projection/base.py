@@ -171,6 +171,12 @@ class VisMethod:
         """
         raise NotImplementedError
 
+    def prepare(self, source: EpochSource, epoch: int, on_stage: OnStage | None = None) -> dict[str, Any]:
+        """Work on one epoch that depends on nothing but that epoch (kNN graph, complex, boundary
+        samples), so it can run ahead or on another machine; :meth:`fit` asks for it through
+        ``source.prepared``. Plain arrays and numbers only. Default: nothing."""
+        return {}
+
     def epoch_state(self, result: EpochResult) -> dict[str, Any]:
         """What to save with a just-yielded epoch (tensors, numbers, lists): enough to
         :meth:`restore` it and to :meth:`fit` on from it. Default: nothing."""

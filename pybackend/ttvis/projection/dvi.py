@@ -29,11 +29,11 @@ from pydantic import Field
 
 from ttvis.projection.base import EpochResult, EpochSource, OnStage, Resume, VisMethod, check_cancel
 from ttvis.projection.boundary import boundary_samples
-from ttvis.projection.complex import dvi_complex
+from ttvis.projection.complex import Edges, dvi_complex
 from ttvis.projection.knn import knn_graph, neighbour_overlap
 from ttvis.projection.losses import LossTerm, PositionAnchorTerm, ReconstructionTerm, UmapTerm, WeightAnchorTerm, umap_ab
 from ttvis.projection.networks import VisModel
-from ttvis.projection.parametric import frozen_inverse, model_from_state, normaliser, restore_epoch, rng_state, set_rng_state
+from ttvis.projection.parametric import frozen_inverse, model_from_state, normaliser, restore_epoch
 from ttvis.projection.schema import Params
 from ttvis.projection.trainer import train_vis_model
 
@@ -95,56 +95,71 @@ class DVI(VisMethod):
                 terms.append(WeightAnchorTerm(p.lambda2, self._anchor))
         return terms
 
+    def prepare(self, source: EpochSource, epoch: int, on_stage: OnStage | None = None) -> dict[str, Any]:
+        """One epoch's independent work (it can run ahead, or on another machine): the
+        normalisation, the boundary samples (drawn with the epoch's own seed), the kNN graph and
+        the complex. Returns ``{"mean", "scale", "boundary" [B, D] raw, "knn" int64 [M, k],
+        "head", "tail", "weight"}`` (the edges)."""
+        p = self.params
+        stage = on_stage or (lambda e, s: None)
+        fit = source.fit_index
+        k = min(p.n_neighbors, len(fit))
+        xf = np.ascontiguousarray(source.representation(epoch)[fit], dtype=np.float32)
+        mean, scale = normaliser(xf)
+        head = source.head(epoch)
+        bnd = np.zeros((0, source.dim), np.float32)
+        if head is not None and p.boundary_ratio > 0:
+            stage(epoch, "boundary samples")
+            pred = head.probabilities(xf).argmax(1)
+            bnd, _ = boundary_samples(xf, pred, head.fn, int(round(p.boundary_ratio * len(fit))),
+                                      np.random.default_rng([self.seed, epoch]), p.boundary_tolerance, p.boundary_steps,
+                                      head.device)
+        stage(epoch, "kNN graph and fuzzy complex")
+        xn = ((xf - mean) / scale).astype(np.float32)
+        knn = knn_graph(xn, k, self.seed)
+        edges = dvi_complex(xn, ((bnd - mean) / scale).astype(np.float32), k, self.seed, train_knn=knn)
+        return {"mean": mean, "scale": scale, "boundary": bnd, "knn": knn[0], "head": edges.head, "tail": edges.tail,
+                "weight": edges.weight}
+
     def fit(self, source: EpochSource, epochs: list[int], *, resume: Resume | None = None,
             cancel: threading.Event | None = None, on_stage: OnStage | None = None) -> Iterator[EpochResult]:
         """Train the vis model epoch by epoch (warm start) and yield each epoch's result.
 
-        See :meth:`VisMethod.fit`. ``on_stage`` hears "boundary samples", "kNN graph and
-        fuzzy complex" and "training the vis model" for each epoch.
+        See :meth:`VisMethod.fit`. Each epoch's :meth:`prepare` comes through
+        ``source.prepared`` when the source has it (which may run epochs ahead on a Ray
+        cluster). ``on_stage`` hears "boundary samples", "kNN graph and fuzzy complex" and
+        "training the vis model" for each epoch.
         """
         p, dev = self.params, self.device
         stage = on_stage or (lambda e, s: None)
-        self._rng = np.random.default_rng(self.seed)
         self._gen = torch.Generator(device=dev)
         self._gen.manual_seed(self.seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self._model = VisModel(source.dim, p.hidden).to(dev)
         fit = source.fit_index
-        k = min(p.n_neighbors, len(fit))
         prev_xy = prev_knn = None
         todo = list(epochs)
         first = 0
         if resume is not None:
             self._model, _, _ = model_from_state(resume.state, dev)
-            set_rng_state(resume.state["rng"], self._rng, self._gen)
+            self._gen.set_state(resume.state["rng"]["torch"])
             prev_xy = torch.as_tensor(np.asarray(resume.positions)[fit], device=dev)
-            x_prev = source.representation(resume.epoch)[fit]
-            mean, scale = normaliser(x_prev)
-            prev_knn = knn_graph(((x_prev - mean) / scale).astype(np.float32), k, self.seed)[0]
+            prev_knn = self.prepare(source, resume.epoch)["knn"] if len(todo) > 1 else None
             first = len([e for e in todo if e <= resume.epoch])
             todo = [e for e in todo if e > resume.epoch]
-        for i, e in enumerate(todo, start=first):
+        prepared = source.prepared(self, todo, stage) if hasattr(source, "prepared") else \
+            ((e, self.prepare(source, e, stage)) for e in todo)
+        for i, (e, prep) in enumerate(prepared, start=first):
             check_cancel(cancel)
+            mean, scale, bnd = prep["mean"], prep["scale"], prep["boundary"]
             x = source.representation(e)
-            xf = np.ascontiguousarray(x[fit], dtype=np.float32)
-            mean, scale = normaliser(xf)
-            head = source.head(e)
-            bnd = np.zeros((0, source.dim), np.float32)
-            if head is not None and p.boundary_ratio > 0:
-                stage(e, "boundary samples")
-                pred = head.probabilities(xf).argmax(1)
-                bnd, _ = boundary_samples(xf, pred, head.fn, int(round(p.boundary_ratio * len(fit))), self._rng,
-                                          p.boundary_tolerance, p.boundary_steps, dev)
-            stage(e, "kNN graph and fuzzy complex")
-            xn = ((xf - mean) / scale).astype(np.float32)
-            bn = ((bnd - mean) / scale).astype(np.float32)
-            knn = knn_graph(xn, k, self.seed)
-            edges = dvi_complex(xn, bn, k, self.seed, train_knn=knn)
-            nodes = torch.as_tensor(np.concatenate([xn, bn]), device=dev)
+            xn = ((np.asarray(x[fit], np.float32) - mean) / scale).astype(np.float32)
+            nodes = torch.as_tensor(np.concatenate([xn, ((bnd - mean) / scale).astype(np.float32)]), device=dev)
+            edges = Edges(prep["head"], prep["tail"], prep["weight"])
             prev = None
             if prev_knn is not None:
-                prev = {"xy": prev_xy, "persistence": torch.as_tensor(neighbour_overlap(knn[0][:, 1:], prev_knn[:, 1:]), device=dev)}
+                prev = {"xy": prev_xy, "persistence": torch.as_tensor(neighbour_overlap(prep["knn"][:, 1:], prev_knn[:, 1:]), device=dev)}
             stage(e, "training the vis model")
             stats = self.train_epoch(i, e, nodes, edges, prev, source, (mean, scale), cancel, stage)
             self._model.eval()
@@ -153,7 +168,7 @@ class DVI(VisMethod):
             positions = inv.encode(x)
             bpos = inv.encode(bnd) if len(bnd) else np.zeros((0, 2), np.float32)
             prev_xy = torch.as_tensor(positions[fit], device=dev)
-            prev_knn = knn[0]
+            prev_knn = prep["knn"]
             self._state["boundary"] = torch.as_tensor(bnd)
             yield EpochResult.make(e, positions, inv, bnd, bpos, dim=source.dim, stats={
                 **stats, "boundary_samples": int(len(bnd)), "edges": len(edges)})
@@ -172,8 +187,9 @@ class DVI(VisMethod):
 
     def epoch_state(self, result: EpochResult) -> dict[str, Any]:
         """The frozen encoder/decoder with its normalisation, the boundary samples, and the
-        random streams' states (a resumed run continues exactly as an uninterrupted one)."""
-        return {**self._state, "rng": rng_state(self._rng, self._gen)}
+        training's random stream (a resumed run continues exactly as an uninterrupted one;
+        boundary samples draw from each epoch's own seed)."""
+        return {**self._state, "rng": {"torch": self._gen.get_state()}}
 
     def restore(self, state: Mapping[str, Any], source: EpochSource, epoch: int, positions: np.ndarray) -> EpochResult:
         """Rebuild a saved epoch (its inverse map and boundary samples)."""

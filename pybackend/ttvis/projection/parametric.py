@@ -47,7 +47,7 @@ def frozen_inverse(model: VisModel, mean: np.ndarray, scale: float, device: str)
     frozen = VisModel(model.dim, model.hidden).to(device)
     frozen.load_state_dict(model.state_dict())
     frozen.eval()
-    m_t = torch.as_tensor(np.asarray(mean, np.float32), device=device)
+    m_t = torch.tensor(np.array(mean, np.float32), device=device)  # a copy: mean may be read-only (from a worker)
     inv = InverseMap(encode=lambda v: batched(lambda t: frozen.encode((t - m_t) / scale), v, device),
                      decode=lambda xy: batched(lambda t: frozen.decode(t) * scale + m_t, xy, device))
     state = {"model": {k: v.detach().cpu() for k, v in frozen.state_dict().items()},
@@ -71,18 +71,6 @@ def inverse_from_state(state: Mapping[str, Any], device: str) -> InverseMap:
     """Rebuild the :class:`InverseMap` saved by :func:`frozen_inverse`."""
     model, mean, scale = model_from_state(state, device)
     return frozen_inverse(model, mean, scale, device)[0]
-
-
-def rng_state(rng: np.random.Generator, gen: torch.Generator) -> dict[str, Any]:
-    """The two random streams' states (saved with an epoch so a resumed run draws what an
-    uninterrupted one would)."""
-    return {"numpy": rng.bit_generator.state, "torch": gen.get_state()}
-
-
-def set_rng_state(state: Mapping[str, Any], rng: np.random.Generator, gen: torch.Generator) -> None:
-    """Restore what :func:`rng_state` saved."""
-    rng.bit_generator.state = dict(state["numpy"])
-    gen.set_state(state["torch"])
 
 
 def restore_epoch(state: Mapping[str, Any], source: EpochSource, epoch: int, positions: np.ndarray, device: str) -> EpochResult:
