@@ -236,7 +236,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         bar.update(1)
 
     try:
-        record_digits_run(out, epochs=args.epochs, seed=args.seed, on_epoch=on_train)
+        record_digits_run(out, epochs=args.epochs, seed=args.seed, on_epoch=on_train, noise=args.noise)
     finally:
         bar.close()
     run = {"seed": args.seed, **({"device": args.device} if args.device else {})}
@@ -256,6 +256,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _print_outputs(out, args.method, evals, r)
     print(f"\ndone in {time.perf_counter() - t0:.0f} s. Animation: {r['gif']}\n"
           f"Backend for the editor/browser views: `ttvis serve {out}` (see README, 'The backend server').")
+    return 0
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    """`ttvis samples PATH`: per-sample training dynamics (AUM, cartography, forgetting), most suspicious first."""
+    import json
+
+    from ttvis.console import fixed_width, fmt
+    from ttvis.dynamics import TrainingDynamics
+    from ttvis.dynamics.statistics import sample_table
+
+    rows = sample_table(TrainingDynamics(args.path), args.sort, args.split, args.top)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    elif args.csv:
+        import csv
+
+        w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["index"])
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        keys = ["index", "split", "label", "aum", "confidence", "variability", "correctness", "forgetting_events",
+                "first_learned_epoch", "flips"]
+        print(fixed_width([keys] + [[fmt(r[k]) for k in keys] for r in rows]))
     return 0
 
 
@@ -360,6 +384,8 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0, help="seed for the split, the CNN and the projection (default: 0)")
     d.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="torch device (default: auto)")
     d.add_argument("--docs", metavar="PNG", default=None, help="also copy the last frame there (how docs/demo-epoch20.png is made)")
+    d.add_argument("--noise", type=float, default=0.0, metavar="SHARE",
+                   help="flip this share of the training labels before training (e.g. 0.1); dataset/noise.json records which")
     d.set_defaults(func=cmd_demo)
 
     v = sub.add_parser("visualize", help="train a vis method on a run; writes visualize/<METHOD>/ (projection, bgimg, scale, "
@@ -383,6 +409,20 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print compare.json instead of the table")
     _add_ray_option(c, "the methods, side by side")
     c.set_defaults(func=cmd_compare)
+
+    sm = sub.add_parser("samples", help="per-sample training dynamics from predictions and labels: AUM, confidence, "
+                        "variability, correctness, forgetting events, first learned epoch, flips; most suspicious first")
+    sm.add_argument("path", help="the training-dynamic folder")
+    sm.add_argument("--sort", default="aum", choices=["aum", "confidence", "variability", "correctness", "forgetting", "flips", "learned"],
+                    help="ranking: lowest AUM/confidence/correctness, or highest variability/forgetting/flips, or latest "
+                    "learned first (default: aum)")
+    sm.add_argument("--split", default="train", choices=["train", "test", "all"], help="which samples (default: train)")
+    sm.add_argument("--top", type=int, default=20, help="how many rows (default: 20; 0: all)")
+    out = sm.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="a JSON list of objects (index, split, label, aum, confidence, "
+                     "variability, correctness, forgetting_events, first_learned_epoch, flips)")
+    out.add_argument("--csv", action="store_true", help="CSV with the same columns")
+    sm.set_defaults(func=cmd_samples)
 
     e = sub.add_parser("eval", help="(re)compute visualize/<METHOD>/eval.json from existing results and print it")
     e.add_argument("path", help="the training-dynamic folder")

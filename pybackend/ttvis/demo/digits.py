@@ -36,6 +36,7 @@ def record_digits_run(
     lr: float = 3e-4,
     batch_size: int = 64,
     on_epoch: Callable[[int, int, dict], None] | None = None,
+    noise: float = 0.0,
 ) -> Path:
     """Train :class:`~ttvis.demo.model.DigitsCNN` on the digits and record each epoch to ``out``.
 
@@ -46,6 +47,9 @@ def record_digits_run(
         lr: Adam learning rate (small, so the animation shows learning happen).
         batch_size: training mini-batch size.
         on_epoch: ``on_epoch(epoch, total, {"train_acc": .., "test_acc": ..})`` after each epoch.
+        noise: share of the training labels replaced by another class (drawn with ``seed``)
+            before training; the recorded labels are the noisy ones (what a user would have),
+            and ``dataset/noise.json`` says which samples were flipped and their true labels.
 
     Returns:
         The run folder's path.
@@ -58,12 +62,23 @@ def record_digits_run(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     x, y, tr, te = load_digits_split(seed)
+    true = y.copy()
+    flipped = np.zeros(0, np.int64)
+    if noise > 0:
+        flipped = np.sort(rng.choice(tr, int(round(noise * len(tr))), replace=False))
+        y = y.copy()
+        y[flipped] = (y[flipped] + rng.integers(1, 10, len(flipped))) % 10  # another class, uniformly
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     model = DigitsCNN()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     rec = Recorder(out, classes=[str(i) for i in range(10)], model_kwargs={"n_classes": 10, "width": 64})
     rec.record_dataset(xt, yt, train_index=tr, test_index=te)
+    if noise > 0:
+        from ttvis.dynamics import atomic
+
+        atomic.save_json(Path(out) / "dataset" / "noise.json", {"share": noise, "flipped": flipped.tolist(),
+                                                                "true_labels": true[flipped].tolist()})
     for epoch in range(1, epochs + 1):
         model.train()
         order = rng.permutation(tr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -355,6 +356,139 @@ class TtvisApi:
         except DynamicsError as exc:
             raise ApiError(BAD_RUN, str(exc)) from None
         return self.metrics(params)
+
+    # ---- per-sample training dynamics, events, search (debugging a run) --------------
+    def _stats(self, run: TrainingDynamics) -> dict[str, np.ndarray]:
+        from ttvis.dynamics.statistics import run_statistics
+
+        files = tuple(f for e in run.epochs for f in run.prediction_files(e))
+        try:
+            return self._cached(("stats", run.path, files), lambda: run_statistics(run))
+        except DynamicsError as exc:
+            raise ApiError(BAD_RUN, str(exc)) from None
+
+    def samples(self, params: dict) -> dict:
+        """``ttvis/samples {path, sort?="aum", split?="train", top?=100}`` -> ``{rows: [{index, split, label,
+        aum, confidence, variability, correctness, forgetting_events, first_learned_epoch, flips}],
+        stats: {each statistic: wire array [N]}, epochs}``: the rows most suspicious first, and every
+        sample's statistics (for the data map)."""
+        from ttvis.dynamics.statistics import sample_table
+        from ttvis.metrics.sample_dynamics import KEYS
+
+        run = self._run(params.get("path"))
+        top = params.get("top", 100)
+        if not isinstance(top, int) or isinstance(top, bool) or top < 0:
+            raise ApiError(INVALID_PARAMS, "params.top: expected a whole number >= 0 (0: all)")
+        stats = self._stats(run)
+        try:
+            rows = sample_table(run, str(params.get("sort", "aum")), str(params.get("split", "train")), top, stats)
+        except ValueError as exc:
+            raise ApiError(INVALID_PARAMS, f"params.{exc}") from None
+        wire = {k: encode_array(stats[k], "int32" if stats[k].dtype.kind == "i" else "float32") for k in KEYS}
+        return {"rows": rows, "stats": wire, "epochs": stats["epochs"].tolist()}
+
+    def _previous(self, res: VisResults, epoch: int) -> int | None:
+        done = res.epochs()
+        k = done.index(epoch)
+        return done[k - 1] if k > 0 else None
+
+    def events(self, params: dict) -> dict:
+        """``ttvis/events {path, method, epoch, threshold?=0.3}`` -> what changed from the previous
+        epoch with results to ``epoch``: ``{previous, epoch, flipped, confidence, moved_2d_only,
+        moved_high_only: [indices], counts}`` (see :func:`ttvis.metrics.sample_dynamics.transition_events`)."""
+        from ttvis.metrics.sample_dynamics import transition_events
+        from ttvis.projection.parametric import normaliser
+
+        run = self._run(params.get("path"))
+        method = self._method(params.get("method", "DVI"))
+        res = self._results(run, method)
+        e = self._epoch_of(run, res, params.get("epoch"))
+        thr = params.get("threshold", 0.3)
+        if not isinstance(thr, (int, float)) or isinstance(thr, bool) or not 0 <= thr <= 1:
+            raise ApiError(INVALID_PARAMS, "params.threshold: expected a number in 0..1")
+        prev = self._previous(res, e)
+        if prev is None:
+            return {"previous": None, "epoch": e, "flipped": [], "confidence": [], "moved_2d_only": [], "moved_high_only": [],
+                    "counts": {}, "note": f"epoch {e} is the first with {method} results: no transition"}
+        a, b = self._pred_conf(run, prev), self._pred_conf(run, e)
+        try:
+            xs = []
+            for ep in (prev, e):
+                x = run.representation(ep)
+                mean, scale = normaliser(np.asarray(x[run.train_index], np.float32))
+                xs.append((x - mean) / scale)
+            mh = np.linalg.norm(xs[1] - xs[0], axis=1)
+            ml = np.linalg.norm(res.projection(e) - res.projection(prev), axis=1)
+        except DynamicsError as exc:
+            raise ApiError(BAD_RUN, str(exc)) from None
+        n = run.n_samples
+        none = (np.zeros(n, np.int32), np.zeros(n, np.float32))
+        (pp, cp), (pc, cc) = a or none, b or none
+        ev = transition_events(pp, pc, cp, cc, mh, ml, float(thr))
+        out = {k: v.tolist() for k, v in ev.items()}
+        return {"previous": prev, "epoch": e, **out, "counts": {k: len(v) for k, v in out.items()}}
+
+    def search(self, params: dict) -> dict:
+        """``ttvis/search {path, query, method?, epoch?}`` -> ``{indices, count, query}``. The query is
+        space-separated terms, all of which must hold: ``12``, ``10-50`` (indices), ``label:3`` or
+        ``label:cat`` (class index or name), ``pred:5``, ``misclassified``, ``flipped`` (predicted class
+        changed since the previous epoch with results), ``train``/``test``, and any other word is
+        searched in the samples' text (text runs)."""
+        run = self._run(params.get("path"))
+        q = params.get("query")
+        if not isinstance(q, str) or not q.strip():
+            raise ApiError(INVALID_PARAMS, "params.query: expected search terms, e.g. 10-50, label:3, misclassified, flipped")
+        epoch = params.get("epoch", run.epochs[-1])
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch not in run.epochs:
+            raise ApiError(INVALID_PARAMS, f"params.epoch: expected a recorded epoch ({_ranges(run.epochs)})")
+        keep = np.ones(run.n_samples, bool)
+        pc = self._pred_conf(run, epoch)
+        names = {c.lower(): i for i, c in enumerate(run.classes)}
+
+        def cls(v: str) -> int:
+            if v.lower() in names:
+                return names[v.lower()]
+            if v.isdigit() and int(v) < run.n_classes:
+                return int(v)
+            raise ApiError(INVALID_PARAMS, f"params.query: {v!r} is not a class (classes: {', '.join(run.classes[:20])})")
+
+        words = []
+        for term in q.split():
+            t = term.lower()
+            if re.fullmatch(r"\d+", t):
+                m = np.zeros(run.n_samples, bool)
+                if int(t) < run.n_samples:
+                    m[int(t)] = True
+            elif re.fullmatch(r"\d+-\d+", t):
+                lo, hi = map(int, t.split("-"))
+                m = (np.arange(run.n_samples) >= lo) & (np.arange(run.n_samples) <= hi)
+            elif t.startswith("label:"):
+                m = run.labels == cls(term[6:])
+            elif t.startswith(("pred:", "predicted:")):
+                if pc is None:
+                    raise ApiError(INVALID_PARAMS, "params.query: this run has no predictions")
+                m = pc[0] == cls(term.split(":", 1)[1])
+            elif t in ("misclassified", "wrong"):
+                m = (pc[0] != run.labels) if pc is not None else np.zeros(run.n_samples, bool)
+            elif t in ("flipped", "changed"):
+                k = run.epochs.index(epoch)
+                before = self._pred_conf(run, run.epochs[k - 1]) if k > 0 else None
+                m = (before[0] != pc[0]) if (before is not None and pc is not None) else np.zeros(run.n_samples, bool)
+            elif t in ("train", "test"):
+                m = run.split_mask() if t == "train" else ~run.split_mask()
+            else:
+                words.append(t)
+                continue
+            keep &= m
+        if words:
+            lines = self._cached(("text", run.path, ()), lambda: run._text_lines())
+            if lines is None:
+                raise ApiError(INVALID_PARAMS, f"params.query: {' '.join(words)!r}: not a search term (index, a-b, label:, pred:, "
+                                               "misclassified, flipped, train, test), and this run has no text to search")
+            low = [s.lower() for s in lines]
+            keep &= np.array([all(w in low[i] for w in words) if i < len(low) else False for i in range(run.n_samples)])
+        idx = np.flatnonzero(keep)
+        return {"indices": idx.tolist(), "count": int(idx.size), "query": q}
 
     def methods(self, params: dict) -> dict:
         """``ttvis/methods`` -> ``{methods: [{name, description, paper, hasInverse, schema}], run: schema}``:

@@ -30,7 +30,8 @@ from ttvis.server.api import ApiError, TtvisApi
 
 log = logging.getLogger("ttvis.server")
 
-REQUESTS = ["discover", "describe", "epoch", "sample", "neighbors", "metrics", "evaluate", "methods", "cancel"]
+REQUESTS = ["discover", "describe", "epoch", "sample", "neighbors", "metrics", "evaluate", "methods", "cancel", "samples",
+            "events", "search"]
 
 
 def plain(obj: Any) -> Any:
