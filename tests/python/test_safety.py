@@ -246,6 +246,10 @@ class RawServer:
             env["TTVIS_LOG_LEVEL"] = log_level
         self.p = subprocess.Popen(ttvis_cmd("server"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, env=env)
+        self.log = bytearray()  # stderr, drained as it comes (a full pipe would stall the server)
+        self._drain = threading.Thread(target=lambda: [self.log.extend(c) for c in iter(lambda: self.p.stderr.read1(65536), b"")],
+                                       daemon=True)
+        self._drain.start()
         self.n = 0
         self.request("initialize", {"processId": None, "rootUri": root.as_uri(), "capabilities": {},
                                     "initializationOptions": {"trusted": trusted},
@@ -323,7 +327,8 @@ def test_shutdown_and_exit_during_training_stops_cleanly_and_keeps_epochs(run_co
         s.send({"jsonrpc": "2.0", "method": "exit"})
         code = s.p.wait(10)
         took = time.monotonic() - t0
-        err = s.p.stderr.read().decode()
+        s._drain.join(5)
+        err = s.log.decode()
     finally:
         s.p.kill()
     assert code == 0 and took < 2.0, (code, took, err)
@@ -373,7 +378,8 @@ def test_the_default_log_has_no_payloads_and_user_errors_in_one_line(trained):
         s.request("shutdown")
         s.send({"jsonrpc": "2.0", "method": "exit"})
         s.p.wait(5)
-        log = s.p.stderr.read().decode()
+        s._drain.join(5)
+        log = s.log.decode()
     finally:
         s.p.kill()
     assert len(log) < 4000, len(log)

@@ -80,10 +80,16 @@ class TtvisApi:
     def _allowed(self, path: Any) -> Path:
         if not isinstance(path, str) or not path:
             raise ApiError(INVALID_PARAMS, "params.path: expected the path of a training-run folder")
-        p = Path(path).expanduser()
-        if not p.is_absolute():
-            p = self.roots[0] / p
-        p = p.resolve()
+        if len(path) > 4096 or "\x00" in path:
+            raise ApiError(INVALID_PARAMS, f"params.path: expected the path of a training-run folder, found {len(path)} characters"
+                           + (" with a NUL" if "\x00" in path else ""))
+        try:
+            p = Path(path).expanduser()
+            if not p.is_absolute():
+                p = self.roots[0] / p
+            p = p.resolve()
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise ApiError(INVALID_PARAMS, f"params.path: not a usable path ({type(exc).__name__})") from None
         if not any(p == r or p.is_relative_to(r) for r in self.roots):
             raise ApiError(FORBIDDEN, f"{p} is outside the workspace folders ({', '.join(map(str, self.roots))}); open it as a workspace folder first")
         return p

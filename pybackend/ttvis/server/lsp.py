@@ -143,7 +143,7 @@ def build_server(api: TtvisApi, hub: Hub, roots_from_client: bool = True, editor
             raise
         except Exception as exc:  # a bad request never kills the server
             log.exception("ttvis request failed")
-            raise JsonRpcException(message=f"internal error: {type(exc).__name__}: {exc}", code=-32603) from None
+            raise JsonRpcException(message=_short(f"internal error: {type(exc).__name__}: {exc}"), code=-32603) from None
 
     for name in REQUESTS:
         fn = getattr(api, name)
@@ -227,6 +227,22 @@ def build_server(api: TtvisApi, hub: Hub, roots_from_client: bool = True, editor
     return ls
 
 
+def _short(text: str, limit: int = 2000) -> str:
+    """``text`` cut to ``limit`` characters (a request's payload never floods a message or the log)."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
+
+
+class _ShortRecords(logging.Filter):
+    """Cuts every log record's message (and its exception text) to a few thousand characters."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = _short(record.getMessage()), None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = _short(logging.Formatter().formatException(record.exc_info), 8000)
+            record.exc_info = None
+        return True
+
+
 def _set_level(level: str) -> None:
     logging.getLogger("ttvis").setLevel(level)
     logging.getLogger("pygls").setLevel("DEBUG" if level == "DEBUG" else "WARNING")
@@ -252,6 +268,8 @@ def run_stdio(roots: list[str] | None = None, trust: bool = False) -> None:
     """
     level = os.environ.get("TTVIS_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for h in logging.getLogger().handlers:
+        h.addFilter(_ShortRecords())
     _set_level(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
     hub = Hub()
     api = TtvisApi(roots, notify=hub.broadcast, trusted=trust)
