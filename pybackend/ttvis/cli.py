@@ -163,6 +163,23 @@ def cmd_visualize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    """`ttvis watch PATH`: project each epoch of a run as it is recorded (Ctrl-C to stop)."""
+    from ttvis.console import Progress, note
+    from ttvis.pipeline import watch
+
+    prog = Progress(f"{args.method} {Path(args.path).name} (live)")
+    note(f"watching {Path(args.path).resolve()} for new epochs (Ctrl-C to stop)")
+    try:
+        evals = watch(args.path, args.method, _values(args, "param_"), _values(args, "run_"), interval=args.interval,
+                      idle=args.idle, on_epoch=prog, on_message=note, on_stage=prog.stage)
+    finally:
+        prog.close()
+    if evals:
+        _print_outputs(Path(args.path).resolve(), args.method, evals)
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """`ttvis eval PATH`: recompute eval.json from results on disk and print it."""
     from ttvis.console import Progress, epoch_table, note
@@ -235,12 +252,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
         bar.set_postfix(train_acc=f"{m['train_acc']:.2f}", test_acc=f"{m['test_acc']:.2f}")
         bar.update(1)
 
-    try:
-        record_digits_run(out, epochs=args.epochs, seed=args.seed, on_epoch=on_train, noise=args.noise)
-    finally:
-        bar.close()
     run = {"seed": args.seed, **({"device": args.device} if args.device else {})}
-    evals = _run_visualize(str(out), args.method, {}, None, run, restart=True)
+    if args.live:  # the model trains in a thread while the projection follows it, epoch by epoch
+        import threading
+
+        from ttvis.console import note
+        from ttvis.pipeline import watch
+
+        failed: list[BaseException] = []
+
+        def record() -> None:
+            try:
+                record_digits_run(out, epochs=args.epochs, seed=args.seed, on_epoch=on_train, noise=args.noise)
+            except BaseException as exc:  # reported below
+                failed.append(exc)
+
+        if (out / "visualize" / args.method).exists():
+            import shutil
+
+            shutil.rmtree(out / "visualize" / args.method)  # a fresh demo run: no earlier live results to follow
+        recorder = threading.Thread(target=record, name="recorder", daemon=True)
+        recorder.start()
+        prog = Progress(f"{args.method} (live)")
+        try:
+            evals = watch(out, args.method, {}, run, interval=0.5, until=lambda: not recorder.is_alive(),
+                          on_epoch=prog, on_message=note, on_stage=prog.stage)
+        finally:
+            prog.close()
+            bar.close()
+        if failed:
+            raise failed[0]
+    else:
+        try:
+            record_digits_run(out, epochs=args.epochs, seed=args.seed, on_epoch=on_train, noise=args.noise)
+        finally:
+            bar.close()
+        evals = _run_visualize(str(out), args.method, {}, None, run, restart=True)
     prog = Progress("rendering frames", keys=())
     try:
         r = render(out, args.method, gif=True, on_epoch=prog)
@@ -384,6 +431,8 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0, help="seed for the split, the CNN and the projection (default: 0)")
     d.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="torch device (default: auto)")
     d.add_argument("--docs", metavar="PNG", default=None, help="also copy the last frame there (how docs/demo-epoch20.png is made)")
+    d.add_argument("--live", action="store_true", help="project each epoch while the model is still training (a per-epoch "
+                   "method follows the run as it is recorded, as `ttvis watch` does)")
     d.add_argument("--noise", type=float, default=0.0, metavar="SHARE",
                    help="flip this share of the training labels before training (e.g. 0.1); dataset/noise.json records which")
     d.set_defaults(func=cmd_demo)
@@ -397,6 +446,15 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     v.add_argument("--quiet", action="store_true", help="no progress bar and no table (for scripts)")
     _add_ray_option(v, "each epoch's kNN graph, complex and boundary samples ahead, and finished epochs' territories and metrics")
     v.set_defaults(func=cmd_visualize)
+
+    wa = sub.add_parser("watch", help="follow a run while it is being recorded: project each new epoch as soon as it is "
+                        "complete (a per-epoch method), continuing the results on disk")
+    wa.add_argument("path", help="the training-dynamic folder (it may be empty still)")
+    _add_method_options(wa, method if get_method(method).per_epoch else "DVI", epochs=False)
+    wa.add_argument("--interval", type=float, default=2.0, help="seconds between looks at the folder (default: 2)")
+    wa.add_argument("--idle", type=float, default=None, metavar="SECONDS", help="stop after this long without a new epoch "
+                    "(default: watch until Ctrl-C)")
+    wa.set_defaults(func=cmd_watch)
 
     c = sub.add_parser("compare", help="every method side by side on a run: time, memory, faithfulness; writes "
                        "visualize/compare.md and compare.json (matching results are reused)")

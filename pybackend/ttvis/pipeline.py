@@ -27,7 +27,7 @@ from ttvis.metrics.report import K, epoch_metrics, run_temporal, summary, tempor
 from ttvis.parallel import Executor
 from ttvis.projection.base import RUN_CONFIG_KEYS, EpochResult, Resume, VisMethod
 from ttvis.projection.device import resolve_device
-from ttvis.projection.registry import get_method, make_method
+from ttvis.projection.registry import get_method, make_method, methods
 from ttvis.projection.schema import RunParams, as_dict, validate
 from ttvis.render.territory import paint_territory, territory_scale
 
@@ -104,11 +104,82 @@ def _config_params(run: TrainingDynamics, cls: type, on_message: OnMessage | Non
     return params, run_params
 
 
-def _same_run(old: dict[str, Any] | None, record: dict[str, Any]) -> bool:
-    """Whether results with ``params.json`` ``old`` were made by the run ``record`` describes."""
-    if not old:
+def watch(
+    run_path: str | Path,
+    method: str = "DVI",
+    params: dict[str, Any] | None = None,
+    run: dict[str, Any] | None = None,
+    stop: threading.Event | None = None,
+    interval: float = 2.0,
+    idle: float | None = None,
+    on_epoch: OnEpoch | None = None,
+    on_message: OnMessage | None = None,
+    on_stage: OnStage | None = None,
+    until: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """Follow a run while it is being recorded: whenever new complete epochs appear (a recorder
+    writes an epoch's representation file last), project them with a per-epoch method,
+    continuing the results already on disk (:func:`visualize`'s growing-run resume).
+
+    Args:
+        run_path: the run folder (it may hold no epoch yet).
+        method: a per-epoch method (``VisMethod.per_epoch``); params, run: as :func:`visualize`.
+        stop: set it to stop watching (the epochs finished so far stay).
+        interval: seconds between looks at the folder.
+        idle: stop after this many seconds without a new epoch (None: only ``stop``/``until``).
+        until: stop once it returns True and every epoch on disk is projected (e.g. the
+            recorder has finished).
+        on_epoch, on_message, on_stage: as :func:`visualize`.
+
+    Returns:
+        The last ``eval.json`` contents (empty when no epoch was projected).
+
+    Raises:
+        ValueError: a method fitted on all epochs at once; what :func:`visualize` raises for a
+        bad run (after it has epochs).
+    """
+    cls = get_method(method)
+    if not cls.per_epoch:
+        raise ValueError(f"{cls.name} is fitted on all epochs at once; watching a run being recorded needs a per-epoch "
+                         f"method ({', '.join(n for n, c in methods().items() if c.per_epoch)})")
+    stop = stop or threading.Event()
+    say = on_message or (lambda m: None)
+    evals: dict[str, Any] = {}
+    seen: list[int] = []
+    last_new = time.monotonic()
+    while not stop.is_set():
+        try:
+            tdyn = TrainingDynamics(run_path)
+            on_disk = tdyn.epochs_on_disk()
+        except DynamicsError:
+            on_disk = []  # nothing recorded yet
+        if on_disk and on_disk != seen:
+            done = VisResults(Path(run_path).expanduser().resolve(), cls.name).epochs()
+            if on_disk[-1] not in done or not set(on_disk) <= set(done):
+                say(f"epoch(s) {', '.join(map(str, [e for e in on_disk if e not in done]))} recorded: projecting")
+                evals = visualize(run_path, cls.name, params, on_disk, on_epoch=on_epoch, on_message=on_message,
+                                  cancel=stop, on_stage=on_stage, run=run)
+            seen = on_disk
+            last_new = time.monotonic()
+        elif until is not None and until():
+            break
+        elif idle is not None and time.monotonic() - last_new > idle:
+            say(f"no new epoch for {idle:.0f} s: stopped watching")
+            break
+        if on_stage:
+            on_stage(0, f"watching for epoch {on_disk[-1] + 1 if on_disk else 1}")
+        stop.wait(interval)
+    return evals
+
+
+def _same_run(old: dict[str, Any] | None, record: dict[str, Any], per_epoch: bool) -> bool:
+    """Whether results with ``params.json`` ``old`` were made by the run ``record`` describes: the
+    same method, parameters, run settings and device, and the same epochs, or (a method whose
+    epochs depend only on earlier ones, on a run that has grown) the old epochs followed by new ones."""
+    if not old or any(old.get(k) != record.get(k) for k in ("method", "params", "run", "device")):
         return False
-    return all(old.get(k) == record.get(k) for k in ("method", "params", "run", "epochs", "device"))
+    before, now = old.get("epochs") or [], record["epochs"]
+    return before == now or (per_epoch and len(before) < len(now) and now[: len(before)] == before)
 
 
 def _resume_point(res: VisResults, vm: VisMethod, chosen: list[int]) -> Resume | None:
@@ -206,20 +277,21 @@ def visualize(
         res = VisResults(tdyn.path, vm.name, tdyn.n_samples)
         old = res.params()
         resume = None
-        if _same_run(old, record) and not restart:
+        if _same_run(old, record, cls.per_epoch) and not restart:
             resume = _resume_point(res, vm, chosen)
             if resume is not None and resume.epoch == chosen[-1]:
                 say(f"{vm.name} results for these parameters are complete in {res.dir} (restart to train again)")
                 return res.eval()
             if resume is not None:
-                say(f"continuing the stopped run after epoch {resume.epoch} ({len(res.epochs())} of {len(chosen)} epochs "
-                    f"done; their files are kept)")
+                grown = len(chosen) > len(old.get("epochs") or [])
+                say(f"continuing {'with the new epochs' if grown else 'the stopped run'} after epoch {resume.epoch} "
+                    f"({len(res.epochs())} of {len(chosen)} epochs done; their files are kept)")
         elif old and res.epochs() and not restart:
             say(f"parameters differ from {res.params_path}: starting a new run")
         evals: dict[str, Any] = res.eval() if resume is not None else {"method": vm.name, "k": K, **_inverse_note(cls), "epochs": {}}
         evals.pop("summary", None)
         if resume is not None:
-            res.write_params({**old, "resumed": [*old.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S")]})
+            res.write_params({**old, "epochs": chosen, "resumed": [*old.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S")]})
         first_write = resume is None
         t_start = t0 = time.perf_counter()
         pending: deque = deque()  # finished epochs whose territory and metrics are still being made

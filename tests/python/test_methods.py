@@ -178,3 +178,53 @@ def test_sigkill_then_the_same_command_continues_to_the_uninterrupted_result(run
     ref = VisResults(full, "DVI", 1797)
     for e in range(1, 6):
         assert np.array_equal(res.projection(e), ref.projection(e)), e
+
+
+def test_a_grown_run_continues_with_the_new_epochs(run_copy, digits_run, tmp_path):
+    import shutil
+
+    visualize(run_copy, "DVI", FAST["DVI"], "1-3", run=RUN)
+    res = VisResults(run_copy, "DVI", 1797)
+    stamps = {e: res.projection_path(e).stat().st_mtime_ns for e in (1, 2, 3)}
+    notes = []
+    visualize(run_copy, "DVI", FAST["DVI"], "1-5", run=RUN, on_message=notes.append)
+    assert any("continuing with the new epochs after epoch 3" in n for n in notes), notes
+    assert {e: res.projection_path(e).stat().st_mtime_ns for e in (1, 2, 3)} == stamps
+    full = tmp_path / "full"
+    shutil.copytree(digits_run, full, ignore=shutil.ignore_patterns("visualize"))
+    visualize(full, "DVI", FAST["DVI"], "1-5", run=RUN)
+    for e in range(1, 6):
+        assert np.array_equal(res.projection(e), VisResults(full, "DVI", 1797).projection(e)), e
+    # a method fitted on all epochs at once starts over instead
+    visualize(run_copy, "StackedUMAP", FAST["StackedUMAP"], "1-2", run=RUN)
+    notes.clear()
+    visualize(run_copy, "StackedUMAP", FAST["StackedUMAP"], "1-3", run=RUN, on_message=notes.append)
+    assert any("parameters differ" in n for n in notes), notes
+
+
+def test_the_server_follows_a_run_while_it_is_recorded(tmp_path):
+    from test_safety import RawServer
+
+    run = tmp_path / "ws" / "live"
+    run.mkdir(parents=True)
+    s = RawServer(tmp_path / "ws")
+    try:
+        r = s.request("ttvis/watch", {"path": str(run), "method": "DVI", "params": FAST["DVI"], "run": RUN})
+        assert "result" in r, r
+        rec = subprocess.Popen([sys.executable, "-c", "from ttvis.demo.digits import record_digits_run; "
+                                f"record_digits_run({str(run)!r}, epochs=4)"])
+        ready = []
+        while len(ready) < 4:
+            msg = s.read()
+            if msg.get("method") == "ttvis/epochReady":
+                ready.append(msg["params"]["epoch"])
+            elif "method" in msg and "id" in msg:
+                s.send({"jsonrpc": "2.0", "id": msg["id"], "result": None})
+        assert rec.wait(120) == 0
+        assert ready == [1, 2, 3, 4]  # every epoch once, in order
+        state = s.request("ttvis/describe", {"path": str(run)})["result"]["methods"]["DVI"]
+        assert state["state"] == "watching" and state["epochs"] == [1, 2, 3, 4]
+        s.request("ttvis/cancel", {"job": r["result"]["job"]})
+        assert s.wait_note("ttvis/trainFinished")["status"] == "cancelled"
+    finally:
+        s.p.kill()

@@ -202,7 +202,8 @@ class Recorder:
 
     # ---- epochs -------------------------------------------------------------
     def record_epoch(self, model: Any, epoch: int, save_checkpoint: bool = True) -> None:
-        """Record epoch ``epoch`` (1-based): checkpoint, representations, predictions.
+        """Record epoch ``epoch`` (1-based): checkpoint, predictions, then representations (whose
+        file, written last, marks the epoch complete for anyone following the run).
 
         Args:
             model: a ``torch.nn.Module`` with ``feature(x)`` and ``prediction(h)``
@@ -227,9 +228,11 @@ class Recorder:
         if not np.isfinite(reps).all():
             raise ValueError(f"epoch {epoch}: the model's features contain NaN or inf")
         ds = self.path / "dataset"
-        atomic.save_npy(ds / "representation" / f"{epoch}.npy", reps)
         if preds is not None:
             atomic.save_npy(ds / "prediction" / f"{epoch}.npy", preds)
+        # last: the representation file marks the epoch complete (checkpoint and predictions are
+        # on disk before it), so a reader following a run being recorded never sees half an epoch
+        atomic.save_npy(ds / "representation" / f"{epoch}.npy", reps)
 
     def compute(self, model: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """Representations float32 ``[N, D]`` and predictions float32 ``[N, C]`` (None for

@@ -39,6 +39,7 @@ class AlignedUMAP(VisMethod):
     summary: ClassVar[str] = "umap-learn's AlignedUMAP over all epochs, each sample related to itself in the next epoch (baseline, no inverse map)"
     paper: ClassVar[str] = "McInnes, umap-learn AlignedUMAP (umap-learn.readthedocs.io, aligned_umap_basic_usage)"
     has_inverse: ClassVar[bool] = False
+    per_epoch: ClassVar[bool] = False
     Params = AlignedUMAPParams
     params: AlignedUMAPParams
 

@@ -149,6 +149,10 @@ class VisMethod:
     summary: ClassVar[str] = ""
     paper: ClassVar[str] = ""
     has_inverse: ClassVar[bool] = False
+    #: each epoch depends only on the epochs before it (DVI, UMAP): a run can grow, epoch by
+    #: epoch, and the results follow it (``ttvis watch``); False for methods fitted on all
+    #: epochs at once (TimeVis, AlignedUMAP), which start over when epochs are added
+    per_epoch: ClassVar[bool] = True
     Params: ClassVar[type[Params]] = Params
     config_keys: ClassVar[dict[str, str]] = {}
     config_ignored: ClassVar[dict[str, str]] = {}
@@ -220,4 +224,4 @@ class VisMethod:
         from ttvis.projection.schema import json_schema
 
         return {"name": cls.name, "description": cls.summary, "paper": cls.paper, "hasInverse": cls.has_inverse,
-                "schema": json_schema(cls.Params)}
+                "perEpoch": cls.per_epoch, "schema": json_schema(cls.Params)}

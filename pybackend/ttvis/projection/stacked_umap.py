@@ -41,6 +41,7 @@ class StackedUMAP(VisMethod):
     summary: ClassVar[str] = "one umap-learn fit on all epochs' representations stacked, split back per epoch (baseline, no inverse map)"
     paper: ClassVar[str] = "Vernier et al., Quantitative evaluation of time-dependent multidimensional projection techniques (s4), EuroVis 2020"
     has_inverse: ClassVar[bool] = False
+    per_epoch: ClassVar[bool] = False
     Params = StackedUMAPParams
     params: StackedUMAPParams
 

@@ -75,6 +75,7 @@ class TimeVis(VisMethod):
     summary: ClassVar[str] = "one encoder/decoder for all epochs on a spatio-temporal complex (k-center selection, temporal edges)"
     paper: ClassVar[str] = "Yang et al., Temporality Spatialization (TimeVis), IJCAI 2022"
     has_inverse: ClassVar[bool] = True
+    per_epoch: ClassVar[bool] = False
     Params = TimeVisParams
     config_keys: ClassVar[dict[str, str]] = {"N_NEIGHBORS": "n_neighbors", "LAMBDA1": "lambda1", "MAX_EPOCH": "max_epochs",
                                              "PATIENT": "patience", "BATCH_SIZE": "batch_size"}

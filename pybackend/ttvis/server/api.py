@@ -229,8 +229,8 @@ class TtvisApi:
         job = self._job_for(run.path)
         if job:
             out.setdefault(job.method, {"epochs": [], "npr": None, "ppr": None})
-            out[job.method].update({"state": "training", "percentage": job.percentage, "job": job.id,
-                                    "done": job.epoch, "total": job.total, "stage": job.stage})
+            out[job.method].update({"state": "watching" if job.kind == "watch" else "training", "percentage": job.percentage,
+                                    "job": job.id, "done": job.epoch, "total": job.total, "stage": job.stage})
         return out
 
     def describe(self, params: dict) -> dict:
@@ -554,6 +554,38 @@ class TtvisApi:
             job = self.runner.start(path, method, values["params"], values["run"], chosen, progress,
                                     restart=bool(params.get("restart")))
         return {"job": job.id, "path": str(path), "method": method, "epochs": chosen}
+
+    def watch(self, params: dict, progress: ProgressSink | None = None) -> dict:
+        """``ttvis/watch {path, method, params?, run?}`` -> ``{job, path, method}`` at once: follow the run
+        while it is being recorded, projecting each new epoch with a per-epoch method as soon as it is
+        complete (``ttvis/epochReady`` for each), until ``ttvis/cancel``. The folder may hold no epoch yet."""
+        from ttvis.projection.registry import get_method
+        from ttvis.projection.schema import ParamError, RunParams, validate
+
+        path = self._allowed(params.get("path"))
+        if not path.is_dir():
+            raise ApiError(NOT_FOUND, f"{path}: no such folder")
+        method = self._method(params.get("method", "DVI"))
+        cls = get_method(method)
+        if not cls.per_epoch:
+            raise ApiError(INVALID_PARAMS, f"params.method: {method} is fitted on all epochs at once; following a run being "
+                                           "recorded needs a per-epoch method")
+        values = {k: params.get(k) or {} for k in ("params", "run")}
+        for key, schema in (("params", cls.Params), ("run", RunParams)):
+            if not isinstance(values[key], dict):
+                raise ApiError(INVALID_PARAMS, f"params.{key}: expected an object")
+            try:
+                validate(schema, values[key])
+            except ParamError as exc:
+                raise ApiError(INVALID_PARAMS, exc.message(f"params.{key}.{exc.field}")) from None
+        self._check_trust(path, any(path.glob("model.py")) or any(path.glob("*/model.py")))
+        with self.runner.lock:
+            other = self._job_for(path)
+            if other is not None:
+                raise ApiError(BUSY, f"{path}: {other.method} job {other.id} already runs on this folder; wait or cancel it")
+            self._check_not_locked(path, method)
+            job = self.runner.start(path, method, values["params"], values["run"], [], progress, kind="watch")
+        return {"job": job.id, "path": str(path), "method": method}
 
     def cancel(self, params: dict) -> dict:
         """``ttvis/cancel {job}`` -> ``{job, status}``; finished epochs are kept."""

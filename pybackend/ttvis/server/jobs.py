@@ -53,6 +53,7 @@ class Job:
     total: int = 0
     error: str | None = None
     stage: str = "starting"
+    kind: str = "train"  # train | watch (follow a run being recorded)
 
     @property
     def percentage(self) -> int:
@@ -80,9 +81,10 @@ class JobRunner:
         return next((j for j in self.jobs.values() if j.path == path and j.status == "running"), None)
 
     def start(self, path: Path, method: str, params: dict, run: dict, epochs: list[int],
-              progress: ProgressSink | None, restart: bool = False) -> Job:
-        """Start a job (the caller checked that none runs on ``path``, under :attr:`lock`)."""
-        job = Job(id=f"job-{next(self._ids)}", path=path, method=method, total=len(epochs))
+              progress: ProgressSink | None, restart: bool = False, kind: str = "train") -> Job:
+        """Start a job (the caller checked that none runs on ``path``, under :attr:`lock`);
+        ``kind="watch"`` follows the run as it is recorded until cancelled (``epochs`` is ignored)."""
+        job = Job(id=f"job-{next(self._ids)}", path=path, method=method, total=len(epochs), kind=kind)
         self.jobs[job.id] = job
         job.thread = threading.Thread(target=self._run, args=(job, params, run, epochs, progress, restart), name=job.id, daemon=True)
         job.thread.start()
@@ -91,15 +93,18 @@ class JobRunner:
     def _run(self, job: Job, params: dict, run: dict, epochs: list[int], progress: ProgressSink | None, restart: bool) -> None:
         from ttvis.dynamics.errors import DynamicsError
         from ttvis.dynamics.lock import LockedError
-        from ttvis.pipeline import visualize
+        from ttvis.pipeline import visualize, watch
         from ttvis.projection.base import Cancelled
 
         if progress:
-            progress.begin(f"Training {job.method} on {job.path.name}", f"epoch 0/{job.total}")
+            progress.begin(f"{'Following' if job.kind == 'watch' else 'Training'} {job.method} on {job.path.name}",
+                           f"epoch 0/{job.total}" if job.kind == "train" else "waiting for epochs")
         where = {"path": str(job.path), "method": job.method, "job": job.id}
 
         def on_epoch(epoch: int, total: int, metrics: dict) -> None:
             job.epoch += 1
+            if job.kind == "watch":
+                job.total = max(job.total, total)
             if progress:
                 progress.report(job.percentage, f"epoch {job.epoch}/{total} (E{epoch})")
             self.notify("ttvis/epochReady", {**where, "epoch": epoch, "done": job.epoch, "total": total,
@@ -118,12 +123,18 @@ class JobRunner:
 
         t0 = time.perf_counter()
         try:
+            if job.kind == "watch":
+                watch(job.path, job.method, params, run, stop=job.cancel, on_epoch=on_epoch, on_message=on_message,
+                      on_stage=on_stage)
+                raise Cancelled()  # watching ends only when it is stopped
             visualize(job.path, job.method, params, epochs, on_epoch=on_epoch, on_message=on_message, cancel=job.cancel,
                       on_stage=on_stage, run=run, restart=restart)
             job.epoch = job.total  # a resumed run reports only the epochs it added
             job.status, msg = "done", f"done: {job.total} epochs in {time.perf_counter() - t0:.0f} s"
         except Cancelled:
-            job.status, msg = "cancelled", f"cancelled after {job.epoch}/{job.total} epochs (finished epochs kept)"
+            job.status = "cancelled"
+            msg = (f"stopped following after {job.epoch} new epoch(s)" if job.kind == "watch"
+                   else f"cancelled after {job.epoch}/{job.total} epochs (finished epochs kept)")
         except (DynamicsError, ValueError, LockedError) as exc:  # the user's to fix: the message says how
             job.status, job.error = "failed", str(exc)
             msg = f"failed: {job.error}"

@@ -153,23 +153,30 @@ def build_server(api: TtvisApi, hub: Hub, roots_from_client: bool = True, editor
 
         ls.feature(f"ttvis/{name}")(handler)
 
-    @ls.feature("ttvis/train")
-    async def train(params: Any) -> dict:
-        loop = asyncio.get_running_loop()
-        hub.attach(loop, ls.protocol)
-        p = plain(params) if params is not None else {}
-        token = p.pop("workDoneToken", None) if isinstance(p, dict) else None
-        if token is None:
-            token = f"ttvis-train-{uuid.uuid4().hex[:8]}"
-            try:
-                await asyncio.wait_for(ls.work_done_progress.create_async(token), timeout=5)
-            except Exception:  # a client without server-initiated progress still gets notifications
-                log.info("client did not accept window/workDoneProgress/create; continuing")
-        fut = ls.work_done_progress.tokens.setdefault(token, Future())
-        result = await call(lambda q: api.train(q, _LspProgress(ls, loop, token)), p)
-        job = result["job"]
-        fut.add_done_callback(lambda f: api.cancel({"job": job}) if f.cancelled() else None)
-        return {**result, "workDoneToken": token}
+    def _job_feature(name: str, start: Callable[[dict, Any], dict]) -> None:
+        """A request that starts a job with work-done progress: the client's ``workDoneToken``, or one
+        created with ``window/workDoneProgress/create``; cancelling that progress cancels the job."""
+
+        @ls.feature(name)
+        async def handler(params: Any) -> dict:
+            loop = asyncio.get_running_loop()
+            hub.attach(loop, ls.protocol)
+            p = plain(params) if params is not None else {}
+            token = p.pop("workDoneToken", None) if isinstance(p, dict) else None
+            if token is None:
+                token = f"ttvis-job-{uuid.uuid4().hex[:8]}"
+                try:
+                    await asyncio.wait_for(ls.work_done_progress.create_async(token), timeout=5)
+                except Exception:  # a client without server-initiated progress still gets notifications
+                    log.info("client did not accept window/workDoneProgress/create; continuing")
+            fut = ls.work_done_progress.tokens.setdefault(token, Future())
+            result = await call(lambda q: start(q, _LspProgress(ls, loop, token)), p)
+            job = result["job"]
+            fut.add_done_callback(lambda f: api.cancel({"job": job}) if f.cancelled() else None)
+            return {**result, "workDoneToken": token}
+
+    _job_feature("ttvis/train", api.train)
+    _job_feature("ttvis/watch", api.watch)
 
     def _roots_from_workspace() -> None:
         folders = [f.uri for f in (ls.workspace.folders or {}).values()] if ls.workspace else []
