@@ -330,6 +330,22 @@ def cmd_samples(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_similar(args: argparse.Namespace) -> int:
+    """`ttvis similar PATH --epoch E --index I`: the nearest samples in representation space (a vector index)."""
+    import json
+
+    from ttvis.console import fixed_width, fmt, note
+    from ttvis.dynamics.vectors import similar_samples
+
+    idx = [int(v) for v in str(args.index).replace(",", " ").split()]
+    hits = similar_samples(args.path, args.epoch, idx, args.k, args.vector_uri, args.index_type, on_message=note)
+    if args.json:
+        print(json.dumps(hits))
+    else:
+        print(fixed_width([["index", "distance"]] + [[str(h["index"]), fmt(h["distance"])] for h in hits]))
+    return 0
+
+
 def cmd_preprocess(args: argparse.Namespace) -> int:
     """`ttvis preprocess PATH`: compute missing representations/predictions from the checkpoints."""
     from ttvis.dynamics.layouts import open_layout
@@ -482,6 +498,19 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     out.add_argument("--csv", action="store_true", help="CSV with the same columns")
     sm.set_defaults(func=cmd_samples)
 
+    si = sub.add_parser("similar", help="the samples nearest to a sample (or a selection's mean) in representation space at "
+                        "an epoch, from a vector index built once per epoch (Milvus Lite, or a Milvus server)")
+    si.add_argument("path", help="the training-dynamic folder")
+    si.add_argument("--epoch", type=int, required=True, help="the epoch")
+    si.add_argument("--index", required=True, metavar="I[,J,...]", help="a sample index, or several (their mean is the query)")
+    si.add_argument("--k", type=int, default=10, help="how many neighbours (default: 10)")
+    si.add_argument("--vector-uri", default=None, metavar="URI", help="a Milvus server, e.g. http://localhost:19530 "
+                    "(default: Milvus Lite in RUN/visualize/vectors.db)")
+    si.add_argument("--index-type", default="auto", choices=["auto", "FLAT", "HNSW", "IVF_FLAT"],
+                    help="auto (default): FLAT (exact) below 20,000 samples, HNSW above")
+    si.add_argument("--json", action="store_true", help="a JSON list of {index, distance}, nearest first")
+    si.set_defaults(func=cmd_similar)
+
     e = sub.add_parser("eval", help="(re)compute visualize/<METHOD>/eval.json from existing results and print it")
     e.add_argument("path", help="the training-dynamic folder")
     e.add_argument("--method", default=first, help=f"visualization method (default: {first}; available: {names})")
@@ -563,7 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     try:
         return int(args.func(args) or 0)
-    except (DynamicsError, ValueError, FileNotFoundError, LockedError) as exc:
+    except (DynamicsError, ValueError, FileNotFoundError, LockedError, RuntimeError) as exc:
         print(f"error: {_schema_error(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -60,11 +60,13 @@ class TtvisApi:
         trusted: whether requests may import a run's ``model.py`` (run the user's code):
             training or evaluating a run that has one is refused otherwise (VS Code's
             workspace trust; ``ttvis serve --trust``).
+        vector_uri: the Milvus server ``ttvis/similar`` uses (None: Milvus Lite in each run).
     """
 
     def __init__(self, roots: list[str | os.PathLike] | None = None, notify: Notify | None = None,
-                 trusted: bool = False):
+                 trusted: bool = False, vector_uri: str | None = None):
         self.trusted = trusted
+        self.vector_uri = vector_uri or None
         self.notify: Notify = notify or (lambda m, p: None)
         self.runner = JobRunner(self.notify, on_end=lambda job: self._runs.pop(job.path, None))
         self.jobs = self.runner.jobs
@@ -495,6 +497,31 @@ class TtvisApi:
             keep &= np.array([all(w in low[i] for w in words) if i < len(low) else False for i in range(run.n_samples)])
         idx = np.flatnonzero(keep)
         return {"indices": idx.tolist(), "count": int(idx.size), "query": q}
+
+    def similar(self, params: dict) -> dict:
+        """``ttvis/similar {path, epoch, index? | indices?, k?=10}`` -> ``{epoch, query: [indices], neighbours:
+        [{index, distance}]}``: the samples nearest (Euclidean, representation space) to a sample or to a
+        selection's mean at ``epoch``, nearest first, the query excluded; from the run's vector index
+        (:mod:`ttvis.dynamics.vectors`; Milvus Lite, or ``vector_uri``)."""
+        from ttvis.dynamics.vectors import VectorIndex
+
+        run = self._run(params.get("path"))
+        e = params.get("epoch")
+        if not isinstance(e, int) or isinstance(e, bool) or e not in run.epochs:
+            raise ApiError(INVALID_PARAMS, f"params.epoch: expected a recorded epoch ({_ranges(run.epochs)})")
+        q = params.get("indices", [params.get("index")] if "index" in params else None)
+        if not isinstance(q, list) or not q or any(not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < run.n_samples for i in q):
+            raise ApiError(INVALID_PARAMS, f"params.index / params.indices: expected sample indices in 0..{run.n_samples - 1}")
+        k = params.get("k", 10)
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= min(1000, run.n_samples - len(set(q))):
+            raise ApiError(INVALID_PARAMS, f"params.k: expected 1..{min(1000, run.n_samples - len(set(q)))}")
+        try:
+            hits = VectorIndex(run, self.vector_uri).similar(e, q, k)
+        except DynamicsError as exc:
+            raise ApiError(BAD_RUN, str(exc)) from None
+        except RuntimeError as exc:
+            raise ApiError(BAD_RUN, str(exc)) from None
+        return {"epoch": e, "query": q, "neighbours": hits}
 
     def methods(self, params: dict) -> dict:
         """``ttvis/methods`` -> ``{methods: [{name, description, paper, hasInverse, schema}], run: schema}``:

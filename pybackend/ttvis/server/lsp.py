@@ -31,7 +31,7 @@ from ttvis.server.api import ApiError, TtvisApi
 log = logging.getLogger("ttvis.server")
 
 REQUESTS = ["discover", "describe", "epoch", "sample", "neighbors", "metrics", "evaluate", "methods", "cancel", "samples",
-            "events", "search"]
+            "events", "search", "similar"]
 
 
 def plain(obj: Any) -> Any:
@@ -193,6 +193,8 @@ def build_server(api: TtvisApi, hub: Hub, roots_from_client: bool = True, editor
             opts = params.initialization_options
             opts = plain(opts) if opts is not None else {}
             api.set_trust(bool(opts.get("trusted", api.trusted)) if isinstance(opts, dict) else api.trusted)
+            if isinstance(opts, dict) and isinstance(opts.get("vectorUri"), str):
+                api.vector_uri = opts["vectorUri"] or None
             level = opts.get("logLevel") if isinstance(opts, dict) else None
             if isinstance(level, str) and level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"):
                 _set_level(level.upper())
