@@ -69,7 +69,7 @@ def test_the_registry_and_ttvis_methods_list_it_with_its_schema(run_copy):
     from ttvis.server.api import TtvisApi
 
     listed = {m["name"]: m for m in TtvisApi([run_copy.parent]).methods({})["methods"]}
-    assert list(listed)[:3] == ["DVI", "UMAP", "AlignedUMAP"] and "TestPlane" in listed
+    assert list(listed)[:6] == ["DVI", "TimeVis", "Trustvis", "UMAP", "AlignedUMAP", "StackedUMAP"] and "TestPlane" in listed
     m = listed["TestPlane"]
     assert m["hasInverse"] is True and m["paper"] == "Pearson 1901"
     zoom = m["schema"]["properties"]["zoom"]

@@ -51,7 +51,7 @@ def frozen_inverse(model: VisModel, mean: np.ndarray, scale: float, device: str)
     inv = InverseMap(encode=lambda v: batched(lambda t: frozen.encode((t - m_t) / scale), v, device),
                      decode=lambda xy: batched(lambda t: frozen.decode(t) * scale + m_t, xy, device))
     state = {"model": {k: v.detach().cpu() for k, v in frozen.state_dict().items()},
-             "mean": torch.as_tensor(np.asarray(mean, np.float32)), "scale": float(scale), "dim": int(model.dim),
+             "mean": torch.tensor(np.array(mean, np.float32)), "scale": float(scale), "dim": int(model.dim),
              "hidden": list(model.hidden)}
     return inv, state
 

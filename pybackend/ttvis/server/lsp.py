@@ -252,9 +252,31 @@ class _ShortRecords(logging.Filter):
         return True
 
 
+class _HandledErrors(logging.Filter):
+    """Drops pygls's "Exception occurred for message" records for the JSON-RPC errors our handlers
+    raise on purpose: a user error is already logged in one line at INFO, an internal one with its
+    traceback by ttvis itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, JsonRpcException)
+
+
 def _set_level(level: str) -> None:
     logging.getLogger("ttvis").setLevel(level)
     logging.getLogger("pygls").setLevel("DEBUG" if level == "DEBUG" else "WARNING")
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """The servers' log on stderr: ttvis's lines at ``level`` (DEBUG, INFO, WARNING, ERROR; default
+    INFO), pygls's per-message log only at DEBUG, every record cut to a few thousand characters,
+    and no second traceback for the errors our handlers answer on purpose."""
+    level = level.upper() if level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO"
+    logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for h in logging.getLogger().handlers:
+        h.addFilter(_ShortRecords())
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_HandledErrors())
+    _set_level(level)
 
 
 def _uri_to_path(uri: str) -> str:
@@ -275,11 +297,7 @@ def run_stdio(roots: list[str] | None = None, trust: bool = False) -> None:
         trust: allow importing runs' ``model.py`` from the start (the client's
             ``initializationOptions.trusted`` decides otherwise).
     """
-    level = os.environ.get("TTVIS_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for h in logging.getLogger().handlers:
-        h.addFilter(_ShortRecords())
-    _set_level(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
+    configure_logging(os.environ.get("TTVIS_LOG_LEVEL", "INFO"))
     hub = Hub()
     api = TtvisApi(roots, notify=hub.broadcast, trusted=trust)
     server = build_server(api, hub, roots_from_client=not roots, editor=True)

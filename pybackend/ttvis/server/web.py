@@ -143,9 +143,12 @@ def serve(paths: list[str], port: int = 0, host: str = "127.0.0.1", open_browser
         trust: allow importing runs' ``model.py``; None: ask on the terminal when stdin is
             one (no, when it is not).
     """
+    import os
     import sys
 
-    logging.basicConfig(level=logging.WARNING)
+    from ttvis.server.lsp import configure_logging
+
+    configure_logging(os.environ.get("TTVIS_LOG_LEVEL", "WARNING"))
     if trust is None:
         trust = ask_trust(paths) if sys.stdin.isatty() else False
     if not trust:
