@@ -50,7 +50,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     tree.refresh();
   };
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => {
-    if (e.affectsConfiguration("ttvis.python") || e.affectsConfiguration("ttvis.server.logLevel")) void restart("settings changed");
+    if (["ttvis.python", "ttvis.server.logLevel", "ttvis.vectorStore.uri"].some((k) => e.affectsConfiguration(k))) void restart("settings changed");
   }));
   const pyWatch = await onPythonExtensionChange(() => {
     if (!vscode.workspace.getConfiguration("ttvis").get<string>("python")) void restart("the Python extension's interpreter changed");
@@ -99,7 +99,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     if (!info) return void vscode.window.showErrorMessage(`ttvis: the server does not know the method ${t.method}`);
     const chosen = await askParameters(info, runSchema, t.run.name);
     if (!chosen) return;
-    await trainWithProgress(server, { path: t.run.path, method: t.method, ...chosen }, `Training ${t.method} on ${t.run.name}`, (job) => {
+    const ray = vscode.workspace.getConfiguration("ttvis").get<string>("ray", "");
+    const request = { path: t.run.path, method: t.method, ...chosen, ...(ray ? { ray: ray === "local" ? true : ray } : {}) };
+    await trainWithProgress(server, request, `Training ${t.method} on ${t.run.name}`, (job) => {
       output.appendLine(`training ${t.method} on ${t.run.path}: job ${job}`);
       refreshSoon();
       VisualizerPanel.open(context, server, t.run.path, t.method);
@@ -120,6 +122,56 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     } catch (e: any) {
       void vscode.window.showErrorMessage(`ttvis: ${e?.message ?? e}`);
     }
+    refreshSoon();
+  });
+
+  register("ttvis.compare", async (node?: Node) => {
+    // two methods of one run, or one method on two runs of a model: both sides must have results
+    const first = await pickRun(node, true);
+    if (!first) return;
+    const { runs } = await server.request("ttvis/discover", {});
+    const options: (vscode.QuickPickItem & { path: string; method: string })[] = [];
+    for (const r of runs) {
+      for (const [m, st] of Object.entries<any>(r.methods ?? {})) {
+        if (!st.epochs?.length || (r.path === first.run.path && m === first.method)) continue;
+        options.push({ label: r.path === first.run.path ? m : `${r.name} · ${m}`, description: describeState(st), detail: r.path, path: r.path, method: m });
+      }
+    }
+    if (!options.length) {
+      void vscode.window.showWarningMessage("Nothing to compare with yet: train another method on this run (or this method on another run) first.");
+      return;
+    }
+    options.sort((a, b) => Number(b.path === first.run.path) - Number(a.path === first.run.path));
+    const other = options.length === 1 ? options[0] : await vscode.window.showQuickPick(options, { placeHolder: `Compare ${first.method} on ${first.run.name} with…` });
+    if (other) VisualizerPanel.open(context, server, first.run.path, first.method, { path: other.path, method: other.method });
+  });
+
+  const watching = new Map<string, string>(); // run path -> job
+  register("ttvis.watch", async (node?: Node) => {
+    const t = await pickRun(node, false);
+    if (!t) return;
+    const { methods } = await server.request("ttvis/methods", {});
+    if (!methods.find((m: any) => m.name === t.method)?.perEpoch) {
+      void vscode.window.showWarningMessage(`ttvis: ${t.method} is fitted on all epochs at once; following a run needs a per-epoch method.`);
+      return;
+    }
+    try {
+      const res = await server.request("ttvis/watch", { path: t.run.path, method: t.method });
+      watching.set(t.run.path, res.job);
+      output.appendLine(`following ${t.run.path} with ${t.method}: job ${res.job}`);
+      VisualizerPanel.open(context, server, t.run.path, t.method);
+      refreshSoon();
+    } catch (e: any) {
+      void vscode.window.showErrorMessage(`ttvis: ${e?.message ?? e}`);
+    }
+  });
+  register("ttvis.stopWatching", async () => {
+    if (!watching.size) return void vscode.window.showInformationMessage("ttvis is not following any run.");
+    for (const [runPath, job] of watching) {
+      await server.request("ttvis/cancel", { job }).catch(() => undefined);
+      output.appendLine(`stopped following ${runPath}`);
+    }
+    watching.clear();
     refreshSoon();
   });
 

@@ -8,25 +8,35 @@ import { ServerManager } from "./server";
 
 export const VIEW_TYPE = "ttvis.visualizer";
 
+/** The second side of a compare panel: another method on the same run, or the same method on another run. */
+export interface CompareTarget {
+  path: string;
+  method: string;
+}
+
 export class VisualizerPanel {
   static panels = new Set<VisualizerPanel>();
   static active: VisualizerPanel | undefined;
 
-  static open(context: vscode.ExtensionContext, server: ServerManager, runPath: string, method: string): VisualizerPanel {
+  static open(context: vscode.ExtensionContext, server: ServerManager, runPath: string, method: string,
+              compare?: CompareTarget): VisualizerPanel {
     for (const p of VisualizerPanel.panels) {
-      if (p.runPath === runPath && p.method === method) {
+      if (p.runPath === runPath && p.method === method && p.compare?.path === compare?.path && p.compare?.method === compare?.method) {
         p.panel.reveal();
         return p;
       }
     }
+    const title = compare
+      ? `${path.basename(runPath)} · ${method} ⇄ ${compare.path === runPath ? "" : `${path.basename(compare.path)} · `}${compare.method}`
+      : `${path.basename(runPath)} · ${method}`;
     // the constructor sets the webview options (also for panels restored by the serializer)
-    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, `${path.basename(runPath)} · ${method}`, vscode.ViewColumn.One,
-      { retainContextWhenHidden: true });
-    return new VisualizerPanel(context, server, panel, runPath, method);
+    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, title, vscode.ViewColumn.One, { retainContextWhenHidden: true });
+    return new VisualizerPanel(context, server, panel, runPath, method, compare);
   }
 
   constructor(private readonly context: vscode.ExtensionContext, private readonly server: ServerManager,
-              readonly panel: vscode.WebviewPanel, readonly runPath: string, readonly method: string) {
+              readonly panel: vscode.WebviewPanel, readonly runPath: string, readonly method: string,
+              readonly compare?: CompareTarget) {
     VisualizerPanel.panels.add(this);
     VisualizerPanel.active = this;
     panel.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, "out", "webview")] };
@@ -45,6 +55,13 @@ export class VisualizerPanel {
           void panel.webview.postMessage({ type: "rpc", message: { jsonrpc: "2.0", id: msg.id, result } });
         } catch (e: any) {
           void panel.webview.postMessage({ type: "rpc", message: { jsonrpc: "2.0", id: msg.id, error: { code: e?.code ?? -32603, message: e?.message ?? String(e) } } });
+        }
+      } else if (m?.type === "exportCsv" && typeof m.csv === "string") {
+        const target = await vscode.window.showSaveDialog({
+          defaultUri: vscode.Uri.file(path.join(this.runPath, String(m.name || "selection.csv"))), filters: { CSV: ["csv"] } });
+        if (target) {
+          await vscode.workspace.fs.writeFile(target, Buffer.from(m.csv, "utf8"));
+          void vscode.window.showInformationMessage(`Saved ${target.fsPath}`);
         }
       } else if (m?.type === "exportFrame" && m.dataUrl) {
         const target = await vscode.window.showSaveDialog({
@@ -80,7 +97,8 @@ export class VisualizerPanel {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="${w.asWebviewUri(vscode.Uri.joinPath(base, "main.css"))}">
 <title>ttvis</title></head>
-<body data-path="${attr(this.runPath)}" data-method="${attr(this.method)}">${body}
+<body data-path="${attr(this.runPath)}" data-method="${attr(this.method)}"${this.compare
+  ? ` data-compare-path="${attr(this.compare.path)}" data-compare-method="${attr(this.compare.method)}"` : ""}>${body}
 <script nonce="${nonce}" src="${w.asWebviewUri(vscode.Uri.joinPath(base, "main.js"))}"></script></body></html>`;
   }
 }
@@ -94,6 +112,7 @@ export class VisualizerSerializer implements vscode.WebviewPanelSerializer {
       panel.dispose();
       return;
     }
-    new VisualizerPanel(this.context, this.server, panel, state.path, state.method);
+    const compare = state.compare?.path && state.compare?.method ? { path: state.compare.path, method: state.compare.method } : undefined;
+    new VisualizerPanel(this.context, this.server, panel, state.path, state.method, compare);
   }
 }

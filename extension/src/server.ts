@@ -69,7 +69,8 @@ export class ServerManager implements vscode.Disposable {
       documentSelector: [],
       outputChannel: this.output,
       // the server imports a run's model.py (user code) only in a trusted workspace
-      initializationOptions: () => ({ trusted: vscode.workspace.isTrusted, logLevel }),
+      initializationOptions: () => ({ trusted: vscode.workspace.isTrusted, logLevel,
+        vectorUri: vscode.workspace.getConfiguration("ttvis").get<string>("vectorStore.uri", "") }),
       errorHandler: {
         error: () => ({ action: ErrorAction.Continue }),
         closed: () => {

@@ -534,10 +534,11 @@ class TtvisApi:
 
     # ---- training -----------------------------------------------------------------
     def train(self, params: dict, progress: ProgressSink | None = None) -> dict:
-        """``ttvis/train {path, method, params?, run?, epochs?, restart?}`` -> ``{job, path, method, epochs}``
+        """``ttvis/train {path, method, params?, run?, epochs?, restart?, ray?}`` -> ``{job, path, method, epochs}``
         at once; trains in the background (:class:`~ttvis.server.jobs.JobRunner`).
 
-        ``params`` are the method's (its schema in ``ttvis/methods``), ``run`` the run settings.
+        ``params`` are the method's (its schema in ``ttvis/methods``), ``run`` the run settings;
+        ``ray`` (true or an address) spreads the independent per-epoch work over a Ray cluster.
         The same request after a stop continues the stopped run (``restart: true`` starts over).
         One job per folder at a time; a folder another process writes is refused (BUSY).
         """
@@ -572,6 +573,9 @@ class TtvisApi:
             chosen = parse_epochs(params.get("epochs"), available)
         except ValueError as exc:
             raise ApiError(INVALID_PARAMS, str(exc)) from None
+        ray = params.get("ray")
+        if ray is not None and not isinstance(ray, (bool, str)):
+            raise ApiError(INVALID_PARAMS, "params.ray: expected true (a local Ray cluster) or a cluster address")
         self._check_trust(path, needs_code)
         with self.runner.lock:
             other = self._job_for(path)
@@ -579,7 +583,7 @@ class TtvisApi:
                 raise ApiError(BUSY, f"{path}: {other.method} training job {other.id} is already running on this folder; wait or cancel it")
             self._check_not_locked(path, method)
             job = self.runner.start(path, method, values["params"], values["run"], chosen, progress,
-                                    restart=bool(params.get("restart")))
+                                    restart=bool(params.get("restart")), ray=ray or None)
         return {"job": job.id, "path": str(path), "method": method, "epochs": chosen}
 
     def watch(self, params: dict, progress: ProgressSink | None = None) -> dict:

@@ -81,16 +81,17 @@ class JobRunner:
         return next((j for j in self.jobs.values() if j.path == path and j.status == "running"), None)
 
     def start(self, path: Path, method: str, params: dict, run: dict, epochs: list[int],
-              progress: ProgressSink | None, restart: bool = False, kind: str = "train") -> Job:
+              progress: ProgressSink | None, restart: bool = False, kind: str = "train", ray: Any = None) -> Job:
         """Start a job (the caller checked that none runs on ``path``, under :attr:`lock`);
         ``kind="watch"`` follows the run as it is recorded until cancelled (``epochs`` is ignored)."""
         job = Job(id=f"job-{next(self._ids)}", path=path, method=method, total=len(epochs), kind=kind)
         self.jobs[job.id] = job
-        job.thread = threading.Thread(target=self._run, args=(job, params, run, epochs, progress, restart), name=job.id, daemon=True)
+        job.thread = threading.Thread(target=self._run, args=(job, params, run, epochs, progress, restart, ray), name=job.id, daemon=True)
         job.thread.start()
         return job
 
-    def _run(self, job: Job, params: dict, run: dict, epochs: list[int], progress: ProgressSink | None, restart: bool) -> None:
+    def _run(self, job: Job, params: dict, run: dict, epochs: list[int], progress: ProgressSink | None, restart: bool,
+             ray: Any = None) -> None:
         from ttvis.dynamics.errors import DynamicsError
         from ttvis.dynamics.lock import LockedError
         from ttvis.pipeline import visualize, watch
@@ -127,8 +128,14 @@ class JobRunner:
                 watch(job.path, job.method, params, run, stop=job.cancel, on_epoch=on_epoch, on_message=on_message,
                       on_stage=on_stage)
                 raise Cancelled()  # watching ends only when it is stopped
-            visualize(job.path, job.method, params, epochs, on_epoch=on_epoch, on_message=on_message, cancel=job.cancel,
-                      on_stage=on_stage, run=run, restart=restart)
+            from ttvis.parallel import executor
+
+            ex = executor(ray)
+            try:
+                visualize(job.path, job.method, params, epochs, on_epoch=on_epoch, on_message=on_message, cancel=job.cancel,
+                          on_stage=on_stage, run=run, restart=restart, executor=ex)
+            finally:
+                ex.close()
             job.epoch = job.total  # a resumed run reports only the epochs it added
             job.status, msg = "done", f"done: {job.total} epochs in {time.perf_counter() - t0:.0f} s"
         except Cancelled:
