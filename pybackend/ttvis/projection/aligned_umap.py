@@ -17,19 +17,16 @@ from pydantic import Field
 
 from ttvis.projection.base import EpochResult, EpochSource, OnStage, Resume, VisMethod, check_cancel
 from ttvis.projection.knn import place_by_neighbours
-from ttvis.projection.schema import Params
+from ttvis.projection.schema import UmapFitParams
 from ttvis.projection.umap_epochs import quiet
 
 
-class AlignedUMAPParams(Params):
+class AlignedUMAPParams(UmapFitParams):
     """umap-learn ``AlignedUMAP``'s parameters (its defaults)."""
 
-    n_neighbors: int = Field(15, ge=2, le=200, description="k of each epoch's kNN graph")
-    min_dist: float = Field(0.1, ge=0.0, le=10.0, description="how tightly points pack in 2-D")
-    spread: float = Field(1.0, ge=1e-3, le=100.0, description="the scale of the 2-D embedding")
-    n_epochs: int = Field(200, ge=10, le=5000, description="optimisation epochs (umap-learn's n_epochs)")
     alignment_regularisation: float = Field(0.01, ge=0.0, le=100.0, description="weight of keeping a sample close to itself in neighbouring epochs")
     alignment_window_size: int = Field(3, ge=1, le=50, description="how many neighbouring epochs each epoch is aligned with")
+
 
 
 class AlignedUMAP(VisMethod):

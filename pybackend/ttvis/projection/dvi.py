@@ -34,32 +34,19 @@ from ttvis.projection.knn import knn_graph, neighbour_overlap
 from ttvis.projection.losses import LossTerm, PositionAnchorTerm, ReconstructionTerm, UmapTerm, WeightAnchorTerm, umap_ab
 from ttvis.projection.networks import VisModel
 from ttvis.projection.parametric import frozen_inverse, model_from_state, normaliser, restore_epoch
-from ttvis.projection.schema import Params
+from ttvis.projection.schema import EncoderParams
 from ttvis.projection.trainer import train_vis_model
 
 
-class DVIParams(Params):
+class DVIParams(EncoderParams):
     """Hyper-parameters of DVI. Defaults: UMAP (McInnes et al. 2018) for the complex,
     DeepVisualInsight (AAAI 2022) for the losses and schedule."""
 
-    n_neighbors: int = Field(15, ge=2, le=200, description="k of the kNN graph and the fuzzy simplicial complex (UMAP's n_neighbors)")
-    min_dist: float = Field(0.1, ge=0.0, le=10.0, description="UMAP min_dist: how tightly points pack in 2-D (sets the a, b of the low-dim kernel)")
-    spread: float = Field(1.0, ge=1e-3, le=100.0, description="UMAP spread: the scale of the 2-D embedding")
-    negative_sample_rate: int = Field(5, ge=1, le=100, description="negative (repulsive) samples per positive edge in the UMAP cross-entropy")
-    lambda1: float = Field(1.0, ge=0.0, le=1e4, description="weight of the reconstruction loss (the decoder must invert the encoder)")
     lambda2: float = Field(0.1, ge=0.0, le=1e4, description="weight of the temporal loss (keep consecutive epochs' pictures alike)")
     temporal: Literal["position", "weights"] = Field(
         "position", description="what the temporal loss anchors to the previous epoch: each sample's 2-D position, weighted "
         "by how much of its neighbourhood survived (position), or the encoder's weights as in the DVI paper (weights)")
-    boundary_ratio: float = Field(0.1, ge=0.0, le=10.0, description="boundary samples generated per fitted sample (0 disables them)")
-    boundary_tolerance: float = Field(0.1, ge=1e-4, le=1.0, description="a mixup counts as a boundary sample when its top-2 class probabilities differ by less than this")
-    boundary_steps: int = Field(12, ge=1, le=64, description="bisection steps of the mixup coefficient per boundary sample")
-    hidden: list[int] = Field([128, 128], min_length=1, max_length=8, description="widths of the encoder's hidden layers (the decoder mirrors them)")
-    learning_rate: float = Field(0.01, ge=1e-6, le=1.0, description="Adam learning rate of the encoder/decoder")
-    batch_size: int = Field(2048, ge=16, le=1 << 20, description="edges per optimisation step")
-    max_epochs: int = Field(30, ge=1, le=10000, description="most optimisation epochs (passes over the edge set) per training epoch")
     first_epochs: int = Field(60, ge=1, le=10000, description="most optimisation epochs for the first training epoch (cold start)")
-    patience: int = Field(2, ge=1, le=1000, description="stop after this many optimisation epochs without a 0.5% loss improvement")
 
 
 class DVI(VisMethod):

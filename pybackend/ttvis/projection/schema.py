@@ -43,6 +43,36 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True)
 
 
+class NeighbourhoodParams(Params):
+    """The UMAP-style graph and 2-D kernel every method here shares (McInnes et al. 2018 defaults)."""
+
+    n_neighbors: int = Field(15, ge=2, le=200, description="k of the kNN graph and the fuzzy simplicial complex (UMAP's n_neighbors)")
+    min_dist: float = Field(0.1, ge=0.0, le=10.0, description="UMAP min_dist: how tightly points pack in 2-D (sets the a, b of the low-dim kernel)")
+    spread: float = Field(1.0, ge=1e-3, le=100.0, description="UMAP spread: the scale of the 2-D embedding")
+
+
+class EncoderParams(NeighbourhoodParams):
+    """What the encoder/decoder methods (DVI, TimeVis, Trustvis) share: the loss's sampling and
+    reconstruction weight, boundary samples, the networks and the optimiser's schedule."""
+
+    negative_sample_rate: int = Field(5, ge=1, le=100, description="negative (repulsive) samples per positive edge in the UMAP cross-entropy")
+    lambda1: float = Field(1.0, ge=0.0, le=1e4, description="weight of the reconstruction loss (the decoder must invert the encoder)")
+    boundary_ratio: float = Field(0.1, ge=0.0, le=10.0, description="boundary samples generated per fitted sample (0 disables them)")
+    boundary_tolerance: float = Field(0.1, ge=1e-4, le=1.0, description="a mixup counts as a boundary sample when its top-2 class probabilities differ by less than this")
+    boundary_steps: int = Field(12, ge=1, le=64, description="bisection steps of the mixup coefficient per boundary sample")
+    hidden: list[int] = Field([128, 128], min_length=1, max_length=8, description="widths of the encoder's hidden layers (the decoder mirrors them)")
+    learning_rate: float = Field(0.01, ge=1e-6, le=1.0, description="Adam learning rate of the encoder/decoder")
+    batch_size: int = Field(2048, ge=16, le=1 << 20, description="edges per optimisation step")
+    max_epochs: int = Field(30, ge=1, le=10000, description="most optimisation epochs (passes over the edge set) per training")
+    patience: int = Field(2, ge=1, le=1000, description="stop after this many optimisation epochs without a 0.5% loss improvement")
+
+
+class UmapFitParams(NeighbourhoodParams):
+    """What the umap-learn baselines share."""
+
+    n_epochs: int = Field(200, ge=10, le=5000, description="optimisation epochs of each umap-learn fit (its n_epochs)")
+
+
 class RunParams(Params):
     """Settings of one visualization run, whatever the method."""
 

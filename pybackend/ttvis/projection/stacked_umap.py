@@ -19,19 +19,16 @@ from pydantic import Field
 
 from ttvis.projection.base import EpochResult, EpochSource, OnStage, Resume, VisMethod, check_cancel
 from ttvis.projection.parametric import normaliser
-from ttvis.projection.schema import Params
+from ttvis.projection.schema import UmapFitParams
 from ttvis.projection.umap_epochs import quiet, umap_estimator
 
 
-class StackedUMAPParams(Params):
+class StackedUMAPParams(UmapFitParams):
     """umap-learn's parameters, and the stacked fit's size cap."""
 
-    n_neighbors: int = Field(15, ge=2, le=200, description="k of the stacked kNN graph")
-    min_dist: float = Field(0.1, ge=0.0, le=10.0, description="how tightly points pack in 2-D")
-    spread: float = Field(1.0, ge=1e-3, le=100.0, description="the scale of the 2-D embedding")
-    n_epochs: int = Field(200, ge=10, le=5000, description="optimisation epochs (umap-learn's n_epochs)")
     max_points: int = Field(60000, ge=1000, le=10_000_000, description="most stacked points in the fit; above it, an equal random share of each epoch is fitted and the rest transformed")
     normalise: bool = Field(True, description="standardise each epoch's representations before stacking")
+
 
 
 class StackedUMAP(VisMethod):

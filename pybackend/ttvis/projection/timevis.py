@@ -33,32 +33,22 @@ from ttvis.projection.knn import knn_graph
 from ttvis.projection.losses import ReconstructionTerm, UmapTerm, umap_ab
 from ttvis.projection.networks import VisModel
 from ttvis.projection.parametric import frozen_inverse, model_from_state, normaliser, restore_epoch
-from ttvis.projection.schema import Params
+from ttvis.projection.schema import EncoderParams
 from ttvis.projection.selection import k_center_greedy
 from ttvis.projection.trainer import train_vis_model
 
 
-class TimeVisParams(Params):
+class TimeVisParams(EncoderParams):
     """Hyper-parameters of TimeVis (defaults: UMAP for the complex, TimeVis/DVI for the rest)."""
 
-    n_neighbors: int = Field(15, ge=2, le=200, description="k of each epoch's kNN graph (spatial edges)")
     temporal_window: int = Field(1, ge=1, le=10, description="a node is joined to itself in this many epochs before and after (temporal edges)")
     selection_share: float = Field(0.5, gt=0.0, le=1.0, description="share of the fitted samples each epoch keeps (k-center greedy); beyond 10 epochs it shrinks as sqrt(10/T)")
-    min_dist: float = Field(0.1, ge=0.0, le=10.0, description="UMAP min_dist: how tightly points pack in 2-D")
-    spread: float = Field(1.0, ge=1e-3, le=100.0, description="UMAP spread: the scale of the 2-D embedding")
-    negative_sample_rate: int = Field(5, ge=1, le=100, description="negative samples per positive edge")
     negatives: Literal["all", "epoch"] = Field(
         "all", description="where each node's negative samples come from: any epoch (all) or its own epoch (epoch: "
         "repulsion within a frame; on the digits demo NPR +0.02, temporal ranking -0.24)")
-    lambda1: float = Field(1.0, ge=0.0, le=1e4, description="weight of the reconstruction loss")
     boundary_ratio: float = Field(0.05, ge=0.0, le=10.0, description="boundary samples per selected sample and epoch (0 disables them)")
-    boundary_tolerance: float = Field(0.1, ge=1e-4, le=1.0, description="top-2 probability gap below which a mixup is a boundary sample")
-    boundary_steps: int = Field(12, ge=1, le=64, description="bisection steps per boundary sample")
-    hidden: list[int] = Field([128, 128], min_length=1, max_length=8, description="widths of the encoder's hidden layers (the decoder mirrors them)")
-    learning_rate: float = Field(0.01, ge=1e-6, le=1.0, description="Adam learning rate")
     batch_size: int = Field(4096, ge=16, le=1 << 20, description="edges per optimisation step")
     max_epochs: int = Field(20, ge=1, le=10000, description="most passes over the spatio-temporal edge set")
-    patience: int = Field(2, ge=1, le=1000, description="stop after this many passes without a 0.5% loss improvement")
 
 
 def per_epoch_count(n: int, epochs: int, share: float, k: int) -> int:

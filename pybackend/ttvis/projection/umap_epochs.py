@@ -16,20 +16,17 @@ import numpy as np
 from pydantic import Field
 
 from ttvis.projection.base import EpochResult, EpochSource, OnStage, Resume, VisMethod, check_cancel
-from ttvis.projection.schema import Params
+from ttvis.projection.schema import UmapFitParams
 
 
-class UMAPParams(Params):
+class UMAPParams(UmapFitParams):
     """umap-learn's parameters that shape the picture (its defaults)."""
 
-    n_neighbors: int = Field(15, ge=2, le=200, description="k of the kNN graph and the fuzzy simplicial complex")
-    min_dist: float = Field(0.1, ge=0.0, le=10.0, description="how tightly points pack in 2-D")
-    spread: float = Field(1.0, ge=1e-3, le=100.0, description="the scale of the 2-D embedding")
-    n_epochs: int = Field(200, ge=10, le=5000, description="optimisation epochs of each fit (umap-learn's n_epochs)")
     init_previous: bool = Field(True, description="initialise each epoch from the previous epoch's layout (false: spectral every epoch)")
 
 
-def umap_estimator(p: Params, seed: int, **kw) -> "object":
+
+def umap_estimator(p: UmapFitParams, seed: int, **kw) -> "object":
     """A umap-learn ``UMAP`` with ``p``'s shared fields and a fixed seed (deterministic, single-threaded)."""
     import umap
 
