@@ -18,19 +18,21 @@ def vis(path, params, run, method="DVI", **kw):
     return visualize(path, method, params, run=run, **kw)
 `;
 
-/** Record the digits run (`epochs` epochs) and, unless `visualize` is false, train DVI on it;
+/** Record the digits run (`epochs` epochs; `noise`: the share of training labels recorded wrong, listed
+ * in dataset/noise.json) and, unless `visualize` is false, train DVI on it (territories at `resolution`);
  * returns {root, run} (the run folder inside a fresh temporary root). */
-export function makeDigitsRun(epochs = 6, { visualize = true } = {}) {
-  return makeRun(epochs, visualize ? [["DVI", {}, { device: "cpu", resolution: 128 }]] : []);
+export function makeDigitsRun(epochs = 6, { visualize = true, noise = 0, resolution = 128 } = {}) {
+  return makeRun(epochs, visualize ? [["DVI", {}, { device: "cpu", resolution }]] : [], {}, { noise });
 }
 
-/** Record the digits run and train each of `trainings` ([method, params, run settings]) on it, with
- * TTVIS_METHOD_MODULES from the environment (test methods); returns {root, run}. */
-export function makeRun(epochs, trainings, env = {}) {
+/** Record the digits run (with `noise`, see makeDigitsRun) and train each of `trainings` ([method,
+ * params, run settings]) on it, with TTVIS_METHOD_MODULES from the environment (test methods);
+ * returns {root, run}. */
+export function makeRun(epochs, trainings, env = {}, { noise = 0 } = {}) {
   const root = mkdtempSync(path.join(tmpdir(), "ttvis-web-"));
   const run = path.join(root, "digits");
   const code = `${VIS}from ttvis.demo.digits import record_digits_run
-record_digits_run(${JSON.stringify(run)}, epochs=${epochs})
+record_digits_run(${JSON.stringify(run)}, epochs=${epochs}, noise=${Number(noise)})
 ` + trainings.map(([m, p, r]) => `vis(${JSON.stringify(run)}, ${JSON.stringify(p)}, ${JSON.stringify(r)}, method=${JSON.stringify(m)})\n`).join("");
   const r = spawnSync(PYTHON, ["-c", code], { encoding: "utf8", timeout: 300_000, env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`making the digits run failed: ${r.stderr}`);
@@ -114,4 +116,23 @@ export function decodeWire(a) {
   const buf = Buffer.from(a.data, "base64");
   const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
   return a.dtype === "int32" ? new Int32Array(ab) : a.dtype === "float32" ? new Float32Array(ab) : new Uint8Array(ab);
+}
+
+/** Make `page` (not yet loaded) look like VS Code's webview to the page: `acquireVsCodeApi()` relays the
+ * page's rpc messages to `server`'s websocket, keeps the view state in `window.__vsStates` and every
+ * other message the page posts to the host in `window.__vsPosted`. */
+export async function vsCodeStandIn(page, server) {
+  await page.addInitScript(({ port, token }) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${encodeURIComponent(token)}`);
+    ws.binaryType = "arraybuffer";
+    const open = new Promise((resolve) => { ws.onopen = resolve; });
+    ws.onmessage = (ev) => window.postMessage({ type: "rpc", message: JSON.parse(typeof ev.data === "string" ? ev.data : new TextDecoder().decode(ev.data)) }, "*");
+    window.__vsStates = [];
+    window.__vsPosted = [];
+    window.acquireVsCodeApi = () => ({
+      postMessage: (m) => { if (m.type === "rpc") open.then(() => ws.send(JSON.stringify(m.message))); else window.__vsPosted.push(m); },
+      getState: () => window.__vsStates[window.__vsStates.length - 1],
+      setState: (s) => window.__vsStates.push(JSON.parse(JSON.stringify(s))),
+    });
+  }, { port: server.port, token: server.token });
 }

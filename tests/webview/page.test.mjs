@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { PNG } from "pngjs";
 import { spawnSync } from "node:child_process";
-import { PYTHON, REPO, decodeWire, launch, makeDigitsRun, makeTextRun, openPage, rpc, startServe } from "./harness.mjs";
+import { PYTHON, REPO, decodeWire, launch, makeDigitsRun, makeTextRun, openPage, rpc, startServe, vsCodeStandIn } from "./harness.mjs";
 
 const SHOTS = process.env.UPDATE_SCREENSHOTS ? path.join(REPO, "docs") : path.join(REPO, "out", "screenshots");
 mkdirSync(SHOTS, { recursive: true });
@@ -162,6 +162,11 @@ test("a representation-only run shows each sample's text, no territories and no 
     const hovered = await p2.evaluate(() => window.__ttvis.hovered);
     assert.equal(await p2.textContent("#tooltip .tip-sample-text"), `text of sample ${hovered}`);
     assert.equal(await p2.$("#tipLabel"), null);
+    // no predictions, no labels: no training dynamics, and the side panels say so calmly
+    await p2.waitForFunction(() => window.__ttvis.suspects?.note, null, { timeout: 30_000 });
+    assert.match(await p2.textContent("#suspects"), /No training dynamics for this run/);
+    assert.equal(await p2.isVisible("#mapBox"), false);
+    assert.equal(await p2.$("#status.error"), null);
     assert.deepEqual(e2, []);
   } finally {
     await p2.close();
@@ -311,16 +316,19 @@ test("a successful search clears an earlier error", async () => {
   await page.keyboard.press("Escape");
 });
 
-test("a multi-sample selection lists every selected sample; a row selects that one", async () => {
+test("a multi-sample selection is a gallery of every selected sample; a card selects that one", async () => {
   await gotoEpoch(6);
   const picked = [5, 17, 100, 250, 1000, 1500];
   await page.evaluate((p) => window.__ttvis.plot.select(p), [1500, 5, 250, 17, 1000, 100]);
   await page.waitForFunction((n) => document.querySelectorAll("#detail .sel-row").length === n, picked.length, { timeout: 10_000 });
-  const rows = await page.$$eval("#detail .sel-row", (rs) => rs.map((r) => [Number(r.dataset.index), r.textContent]));
+  const rows = await page.$$eval("#detail .sel-row", (rs) => rs.map((r) => [Number(r.dataset.index),
+    ...[".idx", ".cls", ".conf"].map((k) => r.querySelector(k).textContent)]));
   assert.deepEqual(rows.map((r) => r[0]), picked);
   const { classes } = await rpc(page, server, "ttvis/describe", { path: run });
   const e = await epochData(6);
-  for (const [i, text] of rows) assert.equal(text, `#${i}${classes[e.label[i]]} → ${classes[e.predicted[i]]}`);
+  for (const [i, idx, cls, conf] of rows) {
+    assert.deepEqual([idx, cls, conf], [`#${i}`, `${classes[e.label[i]]} → ${classes[e.predicted[i]]}`, e.confidence[i].toFixed(2)]);
+  }
   assert.match(await page.textContent("#detail h3"), /6 samples selected/);
   await page.waitForFunction((n) => document.querySelectorAll("#detail .sel-row img[src^='data:image/png']").length === n, picked.length, { timeout: 20_000 });
   await page.screenshot({ path: path.join(SHOTS, "webview-selection-list.png") });
@@ -333,7 +341,7 @@ test("a multi-sample selection lists every selected sample; a row selects that o
   await page.click("#dBack");
   await page.waitForFunction((n) => document.querySelectorAll("#detail .sel-row").length === n, picked.length, { timeout: 10_000 });
 
-  // a big selection: the first 100 rows and a line for the rest
+  // a big selection: the first 100 cards and a line for the rest
   await page.evaluate(() => window.__ttvis.plot.select(Array.from({ length: 150 }, (_, i) => i)));
   await page.waitForFunction(() => document.querySelectorAll("#detail .sel-row").length === 100, null, { timeout: 10_000 });
   assert.match(await page.textContent("#detail .sel-more"), /50 more/);
@@ -384,18 +392,7 @@ test("in VS Code the view state is saved with the webview at once on every chang
   const p2 = await browser.newPage({ viewport: { width: 1000, height: 700 } });
   const e2 = [];
   p2.on("pageerror", (e) => e2.push(e.message));
-  await p2.addInitScript(({ port, token }) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${encodeURIComponent(token)}`);
-    ws.binaryType = "arraybuffer";
-    const open = new Promise((resolve) => { ws.onopen = resolve; });
-    ws.onmessage = (ev) => window.postMessage({ type: "rpc", message: JSON.parse(typeof ev.data === "string" ? ev.data : new TextDecoder().decode(ev.data)) }, "*");
-    window.__vsStates = [];
-    window.acquireVsCodeApi = () => ({
-      postMessage: (m) => { if (m.type === "rpc") open.then(() => ws.send(JSON.stringify(m.message))); },
-      getState: () => window.__vsStates[window.__vsStates.length - 1],
-      setState: (s) => window.__vsStates.push(JSON.parse(JSON.stringify(s))),
-    });
-  }, { port: server.port, token: server.token });
+  await vsCodeStandIn(p2, server);
   try {
     await p2.goto(`${server.url}&run=${encodeURIComponent(run)}`);
     await p2.waitForFunction(() => window.__ttvis?.ready && window.__ttvis.drawn?.epoch === 6, null, { timeout: 60_000 });

@@ -1,14 +1,26 @@
 // The visualization page: territories behind the points, an epoch slider that plays the run,
-// hover, selection (trajectory + neighbours, or a list), colour modes, filters, search, legend,
-// metrics, and training progress. Runs unchanged in the VS Code webview and in a browser
+// hover, selection (trajectory + neighbour lines, or a gallery with trails and CSV export), colour
+// modes, filters, search, legend, metrics, training progress, and the debugging side panels (training
+// events, the data map, suspicious samples). Runs unchanged in the VS Code webview and in a browser
 // (see transport.ts). The parts live in their own modules: state.ts (view state, saved on every
-// change), data.ts (epochs), encoding.ts (points), legend.ts, selection.ts, training.ts, status.ts.
+// change), data.ts (epochs), encoding.ts (points), legend.ts, hover.ts, selection.ts (with
+// neighbours.ts and gallery.ts), samples.ts, search.ts, events.ts, dynamics.ts, datamap.ts,
+// training.ts, status.ts.
 import createScatterplot from "regl-scatterplot";
 import { EpochData, EpochStore } from "./data";
+import { DataMap } from "./datamap";
+import { SuspiciousPanel } from "./dynamics";
 import { dataTypes, encodingSettings, pointsOf, visibleIndices } from "./encoding";
+import { EventsPanel } from "./events";
+import { downloadCsv } from "./gallery";
+import { attachHover } from "./hover";
 import { renderLegend } from "./legend";
-import { SampleStore, SelectionPanel } from "./selection";
-import { ColorBy, initialState, persist, ViewState, VsCodeApi } from "./state";
+import { fillMethodPicker, MethodInfo, pickMethod, renderMetrics } from "./methods";
+import { SampleStore } from "./samples";
+import { allowBlockedStyleElements, keepLassoSelection } from "./scatterfix";
+import { search, selectionChanged } from "./search";
+import { SelectionPanel } from "./selection";
+import { initialState, persist, SelectTool, ViewState, VsCodeApi } from "./state";
 import { StatusLine } from "./status";
 import { MethodState, TrainingView } from "./training";
 import { RpcError, Transport, VsCodeTransport, WebSocketTransport } from "./transport";
@@ -29,7 +41,6 @@ const canvas = $<HTMLCanvasElement>("plot");
 const slider = $<HTMLInputElement>("epoch");
 const epochLabel = $("epochLabel");
 const playBtn = $<HTMLButtonElement>("play");
-const tooltip = $("tooltip");
 const legend = $("legend");
 const metricsBox = $("metrics");
 const status = new StatusLine($("status"));
@@ -38,7 +49,7 @@ const debug = ((window as any).__ttvis = { ready: false } as Record<string, any>
 let colors: string[] = [];
 let classes: string[] = [];
 /** the methods the server knows (`ttvis/methods`): name, description, hasInverse, schema */
-let methods: { name: string; description: string; hasInverse: boolean }[] = [];
+let methods: MethodInfo[] = [];
 /** the shown method's run-level numbers (describe's eval summary: final, mean, temporal) */
 let summary: Record<string, any> = {};
 let current: EpochData | null = null;
@@ -49,6 +60,7 @@ const store = new EpochStore(transport, where);
 const samples = new SampleStore(transport, where);
 const textureCache = new Map<number, any>();
 
+allowBlockedStyleElements(); // before any plot: regl-scatterplot's lasso needs a stylesheet
 const { width, height } = canvas.getBoundingClientRect();
 const plot = createScatterplot({
   canvas, width, height, pointSize: 4, pointSizeSelected: 6, pointOutlineWidth: 2,
@@ -56,15 +68,54 @@ const plot = createScatterplot({
   opacity: 0.9, lassoOnLongPress: true, deselectOnEscape: true,
 } as any);
 debug.plot = plot;
+keepLassoSelection(plot, canvas);
 new ResizeObserver(() => {
   const r = canvas.getBoundingClientRect();
   plot.set({ width: r.width, height: r.height } as any);
 }).observe(canvas);
 
+/** Select `indices` in the main plot (the selection panel and the linked views follow); those the
+ * filters hide cannot be selected, and when that leaves none the status line says so. */
+function selectSamples(indices: number[]): void {
+  const keep = shownFilter ? new Set(shownFilter) : null;
+  const visible = keep ? indices.filter((i) => keep.has(i)) : indices;
+  if (indices.length && !visible.length) {
+    status.error(`${indices.length === 1 ? `sample ${indices[0]} is` : `these ${indices.length} samples are`} hidden by the filters (legend, show, misclassified, prediction changed)`);
+    return;
+  }
+  status.clearError();
+  if (visible.length) plot.select([...visible]); // a copy: regl-scatterplot keeps and edits the array
+  else (plot as any).deselect();
+}
+
+/** Hand a CSV file to the user: VS Code's host saves it (a webview cannot download); a browser downloads it. */
+function exportCsv(csv: string, name: string): void {
+  if (vscodeApi) vscodeApi.postMessage({ type: "exportCsv", csv, name });
+  else downloadCsv(csv, name, document.querySelector("#detail .sel-head") ?? document.body);
+}
+
+const dataMap = new DataMap({
+  canvas: $<HTMLCanvasElement>("datamap"), box: $("mapBox"), info: $("mapInfo"), xMax: $("mapXMax"), classes: () => classes,
+  selected: (points) => selectSamples(points),
+  deselected: () => (plot as any).deselect(),
+});
+debug.dataMapPlot = dataMap.plot;
+dataMap.highlight(state.selection ?? (state.selected !== undefined ? [state.selected] : undefined)); // a restored selection
+const suspects = new SuspiciousPanel({
+  box: $("suspects"), transport, state, save, samples, current: () => current, classes: () => classes, select: selectSamples,
+  statsChanged: (s, note) => dataMap.setStats(s, note),
+});
+const events = new EventsPanel({ box: $("events"), transport, state, select: selectSamples });
 const selection = new SelectionPanel({
   detail: $("detail"), plot, transport, samples, state, save, status,
-  current: () => current, classes: () => classes,
+  current: () => current, classes: () => classes, select: selectSamples, exportCsv,
+  changed: (indices) => {
+    selectionChanged(indices);
+    dataMap.highlight(indices);
+    suspects.mark(indices);
+  },
 });
+attachHover({ plot, tooltip: $("tooltip"), samples, current: () => current, classes: () => classes });
 const training = new TrainingView({
   transport, state, status, store, partialEl: $("partial"),
   drawnEpoch: () => current?.epoch,
@@ -158,7 +209,7 @@ async function drawEpoch(epoch: number, transition: boolean): Promise<void> {
   const animate = transition && (plot as any).get("points").length === d.label.length;
   const drawing = plot.draw(pts as any, {
     transition: animate, transitionDuration: Math.round(450 / state.speed),
-    filter: shownFilter ?? undefined, select: selection.indices(), ...dataTypes(state.colorBy),
+    filter: shownFilter ?? undefined, select: selection.indices()?.slice(), ...dataTypes(state.colorBy),
   } as any) as Promise<void>;
   // the switch's own cost: data -> points -> GPU upload, until the transition starts
   debug.lastPrepareMs = performance.now() - tPrep;
@@ -174,80 +225,18 @@ async function drawEpoch(epoch: number, transition: boolean): Promise<void> {
       void showEpoch(d.epoch, false);
     },
   });
-  renderMetrics(d);
+  renderMetrics(metricsBox, d, methods.find((x) => x.name === state.method)?.hasInverse ?? true, summary);
   if (selection.indices()) void selection.refresh();
+  dataMap.setSamples(d.label, d.train);
+  suspects.update();
+  suspects.mark(selection.indices());
+  void events.update(d.epoch);
   debug.lastSwitchMs = performance.now() - t0;
   debug.drawn = { epoch, visible: filter.length, total: d.label.length, before: before?.epoch ?? null };
   status.clearError();
 }
 
-function fmt(v: unknown): string {
-  return typeof v === "number" ? v.toFixed(2) : "–";
-}
-
-function renderMetrics(d: EpochData): void {
-  const m = d.metrics;
-  const inverse = methods.find((x) => x.name === state.method)?.hasInverse ?? true;
-  const t = summary.temporal ?? {};
-  metricsBox.innerHTML = `<div><b>NPR</b> train ${fmt(m.npr_train)} · test ${fmt(m.npr_test)}</div>` +
-    (inverse ? `<div><b>PPR</b> train ${fmt(m.ppr_train)} · test ${fmt(m.ppr_test)}</div>`
-      : `<div title="a method without an inverse map paints no territories and has no PPR"><b>PPR</b> no inverse map</div>`) +
-    `<div><b>accuracy</b> train ${fmt(m.accuracy_train)} · test ${fmt(m.accuracy_test)}</div>` +
-    `<div title="over the whole run: temporal ranking with the first epoch / every epoch as reference (TimeVis), stability (Vernier et al.), interslice kNN (M-PHATE)">` +
-    `<b>temporal</b> rank ${fmt(t.ranking_first)}/${fmt(t.ranking_mean)} · stab ${fmt(t.stability)} · slices ${fmt(t.interslice_knn)}</div>`;
-}
-
-/** The method to show when none was asked for: one with results on this run, else one training, else the server's first. */
-function pickMethod(desc: any): string {
-  const runMethods: Record<string, MethodState> = desc.methods ?? {};
-  const known = methods.map((m) => m.name);
-  const withResults = known.filter((n) => runMethods[n]?.epochs?.length);
-  const trainingNow = known.filter((n) => runMethods[n]?.state === "training");
-  return withResults[0] ?? trainingNow[0] ?? known[0] ?? "";
-}
-
-/** Fill the method picker: the methods with results or a job on this run, and the shown one. */
-function fillMethodPicker(desc: any): void {
-  const sel = $<HTMLSelectElement>("method");
-  const runMethods: Record<string, MethodState> = desc.methods ?? {};
-  const names = methods.map((m) => m.name).filter((n) => n === state.method || runMethods[n]?.epochs?.length || runMethods[n]?.state === "training");
-  sel.textContent = "";
-  for (const n of names) {
-    const opt = document.createElement("option");
-    opt.value = opt.textContent = n;
-    opt.title = methods.find((m) => m.name === n)?.description ?? "";
-    sel.appendChild(opt);
-  }
-  sel.value = state.method;
-}
-
-// ---- hover, selection ------------------------------------------------------------
-plot.subscribe("pointOver", async (i: number) => {
-  const d = current;
-  if (!d) return;
-  const [sx, sy] = (plot as any).getScreenPosition(i);
-  const pred = d.predicted ? d.predicted[i] : null;
-  const conf = d.confidence ? d.confidence[i] : null;
-  tooltip.innerHTML = `<img id="tipSprite" alt=""><div class="tip-text"><div><b>#${i}</b> ${d.train[i] ? "train" : "test"}</div>` +
-    (d.label[i] >= 0 ? `<div>label: <span id="tipLabel"></span></div>` : "") +
-    (pred !== null ? `<div>predicted: <span id="tipPred"></span> (${fmt(conf)})</div>` : "") + `</div>`;
-  if (d.label[i] >= 0) $("tipLabel").textContent = classes[d.label[i]] ?? String(d.label[i]);
-  if (pred !== null) $("tipPred").textContent = classes[pred] ?? String(pred);
-  tooltip.style.left = `${sx + 14}px`;
-  tooltip.style.top = `${sy + 14}px`;
-  tooltip.hidden = false;
-  debug.hovered = i;
-  const s = await samples.get(i);
-  const img = document.getElementById("tipSprite") as HTMLImageElement | null;
-  if (img && debug.hovered === i) {
-    if (s.sprite) img.src = `data:image/png;base64,${s.sprite}`;
-    else if (s.text) img.replaceWith(Object.assign(document.createElement("div"), { className: "tip-sample-text", textContent: s.text }));
-  }
-});
-plot.subscribe("pointOut", () => {
-  tooltip.hidden = true;
-  debug.hovered = null;
-});
+// ---- selection ------------------------------------------------------------------
 plot.subscribe("select", ({ points }: { points: number[] }) => selection.select([...points]));
 plot.subscribe("deselect", () => selection.deselect());
 
@@ -287,20 +276,15 @@ speedSel.onchange = () => {
   save();
   if (playing !== null) play(true);
 };
-const colorSel = $<HTMLSelectElement>("colorBy");
-colorSel.value = state.colorBy;
-colorSel.onchange = () => {
-  state.colorBy = colorSel.value as ColorBy;
-  save();
-  redraw();
-};
-const splitSel = $<HTMLSelectElement>("split");
-splitSel.value = state.split;
-splitSel.onchange = () => {
-  state.split = splitSel.value as ViewState["split"];
-  save();
-  redraw();
-};
+for (const key of ["colorBy", "split"] as const) {
+  const sel = $<HTMLSelectElement>(key);
+  sel.value = state[key];
+  sel.onchange = () => {
+    (state as any)[key] = sel.value; // the options are the ColorBy / Split values
+    save();
+    redraw();
+  };
+}
 for (const [id, key] of [["misclassified", "misclassifiedOnly"], ["changed", "changedOnly"]] as const) {
   const box = $<HTMLInputElement>(id);
   box.checked = state[key];
@@ -312,18 +296,22 @@ for (const [id, key] of [["misclassified", "misclassifiedOnly"], ["changed", "ch
 }
 $<HTMLFormElement>("searchForm").onsubmit = (ev) => {
   ev.preventDefault();
-  const text = $<HTMLInputElement>("search").value;
-  const i = Number(text);
-  if (!current || text.trim() === "" || !Number.isInteger(i) || i < 0 || i >= current.label.length) {
-    status.error(`no sample ${text}: enter an index 0..${(current?.label.length ?? 1) - 1}`);
-    return;
-  }
-  if (shownFilter && !shownFilter.includes(i)) {
-    status.error(`sample ${i} is hidden by the filters (legend, show, misclassified, prediction changed)`);
-    return;
-  }
-  status.clearError();
-  plot.select([i]);
+  void search({ transport, state, status, current: () => current, visible: () => shownFilter, select: selectSamples, info: $("searchInfo") },
+    $<HTMLInputElement>("search").value);
+};
+const toolSel = $<HTMLSelectElement>("selectTool");
+/** Use `tool` for shift+drag / long-press selections on both plots. */
+function useTool(tool: SelectTool): void {
+  const lassoType = tool === "box" ? "rectangle" : "freeform";
+  plot.set({ lassoType } as any);
+  dataMap.plot.set({ lassoType });
+}
+toolSel.value = state.selectTool;
+useTool(state.selectTool);
+toolSel.onchange = () => {
+  state.selectTool = toolSel.value as SelectTool;
+  save();
+  useTool(state.selectTool);
 };
 window.addEventListener("keydown", (ev) => {
   if ((ev.target as HTMLElement).tagName === "INPUT") return;
@@ -369,10 +357,11 @@ async function start(): Promise<void> {
       transport.request("ttvis/methods", {})]);
     methods = known.methods ?? [];
     if (!state.method) {
-      state.method = pickMethod(desc);
+      state.method = pickMethod(desc, methods);
       save();
     }
-    fillMethodPicker(desc);
+    fillMethodPicker($<HTMLSelectElement>("method"), desc, methods, state.method);
+    void suspects.load();
     summary = desc.methods?.[state.method]?.eval ?? {};
     classes = desc.classes ?? [];
     colors = desc.colors ?? [];
@@ -403,6 +392,8 @@ $<HTMLSelectElement>("method").onchange = () => {
   delete state.selection;
   (plot as any).deselect?.();
   store.clear();
+  samples.clear(); // trajectories are the method's
+  events.reset();
   store.epochs = [];
   textureCache.clear();
   save();

@@ -1,9 +1,16 @@
-// The view state (run, epoch, colour, filters, selection, speed): where it starts from and how it is
-// saved. VS Code keeps it with the webview (getState/setState); a browser keeps it in the URL hash,
-// so a reload (or a copied link) shows the same view. Saved at once on every change, never on a timer.
+// The view state (run, epoch, colour, filters, selection, speed, neighbour lines, the suspicious-samples
+// ranking, the selection tool): where it starts from and how it is saved. VS Code keeps it with the webview
+// (getState/setState); a browser keeps it in the URL hash, so a reload (or a copied link) shows the same
+// view. Saved at once on every change, never on a timer.
 
 export type ColorBy = "label" | "predicted" | "correctness" | "confidence";
 export type Split = "all" | "train" | "test";
+/** Which neighbour lines the selected sample shows: representation space, 2-D, or both. */
+export type NeighbourMode = "high" | "low" | "both";
+/** How the suspicious-samples panel ranks the training samples (`ttvis/samples`' sort). */
+export type SortKey = "aum" | "confidence" | "variability" | "correctness" | "forgetting" | "flips" | "learned";
+/** What a shift+drag (or a long press, then drag) draws: a free lasso or a box. */
+export type SelectTool = "lasso" | "box";
 
 export interface ViewState {
   path?: string;
@@ -19,6 +26,12 @@ export interface ViewState {
   selected?: number;
   /** several selected samples (lasso: the list view) */
   selection?: number[];
+  /** the selected sample's neighbour lines */
+  neighbours: NeighbourMode;
+  /** the suspicious-samples panel's ranking */
+  sort: SortKey;
+  /** the selection tool of both plots */
+  selectTool: SelectTool;
 }
 
 /** The VS Code webview API, as far as the page uses it. */
@@ -30,6 +43,10 @@ export interface VsCodeApi {
 
 const COLOR_BYS: ColorBy[] = ["label", "predicted", "correctness", "confidence"];
 const SPLITS: Split[] = ["all", "train", "test"];
+const NEIGHBOUR_MODES: NeighbourMode[] = ["high", "low", "both"];
+/** The rankings `ttvis/samples` knows, in the order the sort picker lists them. */
+export const SORT_KEYS: SortKey[] = ["aum", "confidence", "variability", "correctness", "forgetting", "flips", "learned"];
+const SELECT_TOOLS: SelectTool[] = ["lasso", "box"];
 const MAX_HASH_SELECTION = 10_000;
 
 function ints(s: string | null): number[] {
@@ -55,6 +72,12 @@ export function stateFromHash(hash: string): Partial<ViewState> {
   if (q.has("changed")) out.changedOnly = q.get("changed") === "1";
   const speed = Number(q.get("speed"));
   if (q.has("speed") && speed > 0) out.speed = speed;
+  const nb = q.get("nb") as NeighbourMode;
+  if (NEIGHBOUR_MODES.includes(nb)) out.neighbours = nb;
+  const sort = q.get("sort") as SortKey;
+  if (SORT_KEYS.includes(sort)) out.sort = sort;
+  const tool = q.get("tool") as SelectTool;
+  if (SELECT_TOOLS.includes(tool)) out.selectTool = tool;
   const sel = ints(q.get("sel"));
   if (sel.length === 1) out.selected = sel[0];
   else if (sel.length > 1) out.selection = sel;
@@ -73,6 +96,9 @@ export function stateToHash(s: ViewState): string {
   if (s.misclassifiedOnly) q.set("mis", "1");
   if (s.changedOnly) q.set("changed", "1");
   if (s.speed !== 1) q.set("speed", String(s.speed));
+  if (s.neighbours !== "high") q.set("nb", s.neighbours);
+  if (s.sort !== "aum") q.set("sort", s.sort);
+  if (s.selectTool !== "lasso") q.set("tool", s.selectTool);
   const sel = s.selection?.length ? s.selection.slice(0, MAX_HASH_SELECTION) : s.selected !== undefined ? [s.selected] : [];
   if (sel.length) q.set("sel", sel.join(","));
   return q.toString();
@@ -93,6 +119,7 @@ export function initialState(vscodeApi: VsCodeApi | null, query: URLSearchParams
   }
   return {
     method: "", colorBy: "label", hiddenClasses: [], split: "all", misclassifiedOnly: false, changedOnly: false, speed: 1,
+    neighbours: "high", sort: "aum", selectTool: "lasso",
     ...saved, ...chosen,
   };
 }

@@ -1,0 +1,53 @@
+// The visualization methods as the page sees them (`ttvis/methods`, never a name of its own): which one
+// to show, the method picker, and the shown method's numbers in the corner (NPR, PPR or "no inverse
+// map", accuracy, and the run's temporal measures).
+import { EpochData } from "./data";
+import { MethodState } from "./training";
+
+/** A method as `ttvis/methods` lists it (the parts the page uses). */
+export interface MethodInfo {
+  name: string;
+  description: string;
+  hasInverse: boolean;
+}
+
+function fmt(v: unknown): string {
+  return typeof v === "number" ? v.toFixed(2) : "–";
+}
+
+/** The method to show when none was asked for: one with results on this run (`desc`, a
+ * `ttvis/describe` answer), else one training, else the server's first. */
+export function pickMethod(desc: any, methods: MethodInfo[]): string {
+  const runMethods: Record<string, MethodState> = desc.methods ?? {};
+  const known = methods.map((m) => m.name);
+  const withResults = known.filter((n) => runMethods[n]?.epochs?.length);
+  const trainingNow = known.filter((n) => runMethods[n]?.state === "training");
+  return withResults[0] ?? trainingNow[0] ?? known[0] ?? "";
+}
+
+/** Fill the method picker `sel`: the methods with results or a job on this run, and the `shown` one. */
+export function fillMethodPicker(sel: HTMLSelectElement, desc: any, methods: MethodInfo[], shown: string): void {
+  const runMethods: Record<string, MethodState> = desc.methods ?? {};
+  const names = methods.map((m) => m.name).filter((n) => n === shown || runMethods[n]?.epochs?.length || runMethods[n]?.state === "training");
+  sel.textContent = "";
+  for (const n of names) {
+    const opt = document.createElement("option");
+    opt.value = opt.textContent = n;
+    opt.title = methods.find((m) => m.name === n)?.description ?? "";
+    sel.appendChild(opt);
+  }
+  sel.value = shown;
+}
+
+/** The corner box: epoch `d`'s NPR, PPR (or why there is none: `hasInverse` false), accuracy, and the
+ * run's temporal measures from `summary` (describe's eval summary of the method). */
+export function renderMetrics(box: HTMLElement, d: EpochData, hasInverse: boolean, summary: Record<string, any>): void {
+  const m = d.metrics;
+  const t = summary.temporal ?? {};
+  box.innerHTML = `<div><b>NPR</b> train ${fmt(m.npr_train)} · test ${fmt(m.npr_test)}</div>` +
+    (hasInverse ? `<div><b>PPR</b> train ${fmt(m.ppr_train)} · test ${fmt(m.ppr_test)}</div>`
+      : `<div title="a method without an inverse map paints no territories and has no PPR"><b>PPR</b> no inverse map</div>`) +
+    `<div><b>accuracy</b> train ${fmt(m.accuracy_train)} · test ${fmt(m.accuracy_test)}</div>` +
+    `<div title="over the whole run: temporal ranking with the first epoch / every epoch as reference (TimeVis), stability (Vernier et al.), interslice kNN (M-PHATE)">` +
+    `<b>temporal</b> rank ${fmt(t.ranking_first)}/${fmt(t.ranking_mean)} · stab ${fmt(t.stability)} · slices ${fmt(t.interslice_knn)}</div>`;
+}
