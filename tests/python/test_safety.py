@@ -387,3 +387,28 @@ def test_the_default_log_has_no_payloads_and_user_errors_in_one_line(trained):
     assert "Traceback" not in log
     refused = [ln for ln in log.splitlines() if "refused (-32001)" in ln]
     assert len(refused) == 1 and "nope" in refused[0]
+
+
+def test_a_job_of_a_killed_server_resumes_when_the_server_restarts(run_copy):
+    s = RawServer(run_copy.parent)
+    try:
+        r = s.request("ttvis/train", {"path": str(run_copy), "method": "DVI", "epochs": "1-4", "params": FAST, "run": RUN})
+        assert "result" in r, r
+        first = s.wait_note("ttvis/epochReady")["epoch"]
+    finally:
+        s.p.send_signal(signal.SIGKILL)  # the server dies mid-job (the editor would start a new one)
+        s.p.wait(10)
+    assert (run_copy / "visualize" / "DVI.job.json").exists()
+    s = RawServer(run_copy.parent)
+    try:
+        fin = s.wait_note("ttvis/trainFinished", timeout=300)
+        assert fin["status"] == "done", fin
+        s.request("shutdown")
+        s.send({"jsonrpc": "2.0", "method": "exit"})
+        s.p.wait(5)
+    finally:
+        s.p.kill()
+    params = json.loads((run_copy / "visualize" / "DVI" / "params.json").read_text())
+    assert params["epochs"] == [1, 2, 3, 4] and params.get("resumed")
+    assert sorted(int(p.stem) for p in (run_copy / "visualize" / "DVI" / "projection").glob("*.npy")) == [1, 2, 3, 4]
+    assert first >= 1 and not (run_copy / "visualize" / "DVI.job.json").exists()

@@ -629,6 +629,26 @@ class TtvisApi:
         job.cancel.set()
         return {"job": job.id, "status": "cancelling" if job.status == "running" else job.status}
 
+    def resume_jobs(self) -> list[dict]:
+        """Start again the jobs a server that stopped left unfinished under the roots (a training
+        job continues after its last finished epoch, a watch follows again); each answers like
+        ``ttvis/train``. Runs whose model code may not be imported here stay as they are."""
+        from ttvis.server.discover import find_runs
+        from ttvis.server.jobs import interrupted_jobs
+
+        started = []
+        for run, method, req in interrupted_jobs(list(find_runs(self.roots))):
+            q = {"path": str(run), "method": method, "params": req.get("params") or {}, "run": req.get("run") or {}}
+            try:
+                if req.get("kind") == "watch":
+                    started.append(self.watch(q))
+                else:
+                    started.append(self.train({**q, "epochs": req.get("epochs") or None, "ray": req.get("ray")}))
+                log.info("resumed the %s job on %s", method, run)
+            except ApiError as exc:
+                log.info("did not resume the %s job on %s: %s", method, run, exc.message)
+        return started
+
     def stop_jobs(self, timeout: float = 1.5) -> int:
         """Cancel every running job and wait up to ``timeout`` s for them (see :meth:`JobRunner.stop_all`)."""
         return self.runner.stop_all(timeout)

@@ -75,6 +75,7 @@ class JobRunner:
         self.jobs: dict[str, Job] = {}
         self._ids = itertools.count(1)
         self.lock = threading.Lock()
+        self.closing = False
 
     def running_for(self, path: Path) -> Job | None:
         """The running job on ``path``, if any."""
@@ -86,6 +87,8 @@ class JobRunner:
         ``kind="watch"`` follows the run as it is recorded until cancelled (``epochs`` is ignored)."""
         job = Job(id=f"job-{next(self._ids)}", path=path, method=method, total=len(epochs), kind=kind)
         self.jobs[job.id] = job
+        _write_note(path, method, {"kind": kind, "method": method, "params": params, "run": run, "epochs": epochs,
+                                   "ray": ray if isinstance(ray, (bool, str)) else None})
         job.thread = threading.Thread(target=self._run, args=(job, params, run, epochs, progress, restart, ray), name=job.id, daemon=True)
         job.thread.start()
         return job
@@ -150,6 +153,8 @@ class JobRunner:
             job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
             msg = f"failed: {job.error}"
         log.info("%s %s: %s", job.id, job.status, msg)
+        if not self.closing:  # a job stopped by the server's shutdown keeps its note: the next server resumes it
+            _note_path(job.path, job.method).unlink(missing_ok=True)
         self.on_end(job)
         if progress:
             progress.end(msg)
@@ -159,6 +164,7 @@ class JobRunner:
         """Cancel every running job and wait up to ``timeout`` seconds in all for them to end
         (finished epochs stay on disk). Returns how many were running."""
         running = [j for j in self.jobs.values() if j.status == "running"]
+        self.closing = True
         for j in running:
             j.cancel.set()
         deadline = time.monotonic() + timeout
@@ -173,6 +179,43 @@ class JobRunner:
         if job.thread:
             job.thread.join(timeout)
         return job
+
+
+def _note_path(path: Path, method: str) -> Path:
+    """``visualize/<METHOD>.job.json``: what a running job was asked to do, kept until it ends."""
+    return path / "visualize" / f"{method}.job.json"
+
+
+def _write_note(path: Path, method: str, request: dict) -> None:
+    from ttvis.dynamics import atomic
+
+    try:
+        atomic.save_json(_note_path(path, method), request)
+    except OSError:
+        log.warning("%s: cannot write the job note; the job will not resume after a server restart", path)
+
+
+def interrupted_jobs(paths: list[Path]) -> list[tuple[Path, str, dict]]:
+    """The jobs a server that died (or was stopped) left unfinished under ``paths``: runs with a
+    ``visualize/<METHOD>.job.json`` whose results nobody is writing now. ``(run, method, request)``."""
+    import json
+
+    from ttvis.dynamics.lock import holder
+
+    out = []
+    for run in paths:
+        vis = run / "visualize"
+        for note in sorted(vis.glob("*.job.json")) if vis.is_dir() else []:
+            method = note.name[: -len(".job.json")]
+            if holder(run, method) is not None:
+                continue
+            try:
+                req = json.loads(note.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(req, dict):
+                out.append((run, method, req))
+    return out
 
 
 def jsonable(obj: Any) -> Any:

@@ -212,6 +212,8 @@ def build_server(api: TtvisApi, hub: Hub, roots_from_client: bool = True, editor
         def initialized(params: lsp.InitializedParams) -> None:
             hub.attach(asyncio.get_event_loop(), ls.protocol)
             _roots_from_workspace()
+            if editor:  # a server restarted by the editor picks up the jobs its predecessor left unfinished
+                asyncio.get_event_loop().run_in_executor(None, api.resume_jobs)
 
         @ls.feature(lsp.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
         def folders_changed(params: lsp.DidChangeWorkspaceFoldersParams) -> None:
