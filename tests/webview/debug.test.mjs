@@ -327,3 +327,49 @@ test("screenshot: the events and suspicious-samples panels beside a suspicious s
   await page.selectOption("#nbMode", "high");
   assert.deepEqual(errors, []);
 });
+
+test("Similar selects the query and its nearest samples in representation space, exactly as ttvis/similar finds them", async () => {
+  if (!(await page.evaluate(() => document.getElementById("detail").hidden))) await clearSelection();
+  await gotoEpoch(6);
+  await page.fill("#search", "42");
+  await page.press("#search", "Enter");
+  await waitSelected([42]);
+  // every text the action's note shows (the server builds its vector index on the first request)
+  await page.evaluate(() => {
+    window.__simNotes = [];
+    new MutationObserver(() => {
+      const t = document.querySelector("#detail .sim-note")?.textContent;
+      if (t && t !== window.__simNotes.at(-1)) window.__simNotes.push(t);
+    }).observe(document.getElementById("detail"), { childList: true, subtree: true, characterData: true });
+  });
+  assert.equal(await page.inputValue("#detail #similarK"), "10", "k is 10 unless chosen");
+  await page.click("#detail #similarBtn");
+  // the server's answer to a request of the test's own, once the page's (which builds the index) is in
+  await page.waitForFunction(() => window.__ttvis.similar?.selected, null, { timeout: 60_000 });
+  const want = await rpc(page, server, "ttvis/similar", { path: run, epoch: 6, index: 42, k: 10 });
+  assert.equal(want.neighbours.length, 10);
+  await waitSelected(sorted([42, ...want.neighbours.map((n) => n.index)]));
+  assert.deepEqual(await page.evaluate(() => window.__simNotes), ["finding similar samples…"]);
+  // the gallery: the query first, then the neighbours nearest first, each with its distance
+  const cards = () => page.$$eval("#detail .sel-row", (rs) => rs.map((r) => [Number(r.dataset.index), r.querySelector(".dist").textContent]));
+  assert.deepEqual(await cards(), [[42, "query"], ...want.neighbours.map((n) => [n.index, `d ${n.distance.toFixed(2)}`])]);
+  assert.match(await page.textContent("#detail .similar-hint"), /the 10 samples nearest to #42 in representation space at epoch 6, with the query/);
+  await page.mouse.move(5, 5);
+  await page.screenshot({ path: path.join(SHOTS, "webview-similar.png") });
+
+  // from the gallery: the mean of the selected samples, another k, and the neighbours only
+  const query = sorted([42, ...want.neighbours.map((n) => n.index)]);
+  await page.selectOption("#detail #similarK", "5");
+  await page.uncheck("#detail #similarWithQuery");
+  await page.click("#detail #similarBtn");
+  await page.waitForFunction(() => window.__ttvis.similar?.k === 5, null, { timeout: 60_000 });
+  const want2 = await rpc(page, server, "ttvis/similar", { path: run, epoch: 6, indices: query, k: 5 });
+  assert.ok(want2.neighbours.every((n) => !query.includes(n.index)), "the query is excluded from its neighbours");
+  await waitSelected(sorted(want2.neighbours.map((n) => n.index)));
+  assert.deepEqual(await cards(), want2.neighbours.map((n) => [n.index, `d ${n.distance.toFixed(2)}`]));
+  assert.match(await page.textContent("#detail .similar-hint"), /the 5 samples nearest to the mean of 11 samples .* without the query/);
+  await page.selectOption("#detail #similarK", "10");
+  await page.check("#detail #similarWithQuery");
+  await clearSelection();
+  assert.deepEqual(errors, []);
+});

@@ -1,11 +1,14 @@
 // A multi-sample selection (lasso, box, search, an events kind, the data map) in the #detail pane: a
 // gallery of cards (thumbnail or text line, index, label → prediction, confidence at the epoch shown),
 // the first MAX_ROWS of them; the 2-D trails over all epochs of the first MAX_TRAILS; and "Export CSV"
-// of every selected sample (a Blob download in a browser; VS Code's host saves it, see main.ts).
+// of every selected sample (a Blob download in a browser; VS Code's host saves it, see main.ts); and the
+// "Similar" action (similar.ts): a selection it made lists the query first, then the neighbours nearest
+// first, with their distances.
 import { EpochData } from "./data";
 import { predictedOf } from "./encoding";
 import { ndc } from "./neighbours";
 import { fillThumbs, SampleStore, thumbSlot } from "./samples";
+import { SimilarAction, similarHint, similarOrder } from "./similar";
 
 /** Most cards the gallery shows; a line says how many more are selected. */
 export const MAX_ROWS = 100;
@@ -23,6 +26,8 @@ export interface GalleryDeps {
   select(indices: number[]): void;
   /** hand a CSV file to the user (download or the VS Code host) */
   exportCsv(csv: string, name: string): void;
+  /** the "Similar" action */
+  similar: SimilarAction;
 }
 
 function csvField(v: string | number): string {
@@ -82,7 +87,11 @@ export async function showGallery(deps: GalleryDeps, d: EpochData, points: numbe
   const trailsNote = el("div", "sel-hint trails", points.length > MAX_TRAILS
     ? `trails for the first ${MAX_TRAILS} of ${points.length}` : `trails for all ${points.length}`);
   const rows = el("div", "sel-rows gallery");
-  detail.append(head, el("div", "sel-hint", `label → predicted (confidence) at epoch ${d.epoch}; click one for its detail`), trailsNote, rows);
+  const sim = deps.similar.resultFor(points);
+  const distance = new Map(sim?.neighbours.map((n) => [n.index, n.distance]) ?? []);
+  const hint = el("div", "sel-hint", `label → predicted (confidence) at epoch ${d.epoch}; click one for its detail`);
+  detail.append(head, deps.similar.controls(points), ...(sim ? [el("div", "sel-hint similar-hint", similarHint(sim))] : []), hint, trailsNote, rows);
+  if (sim) points = similarOrder(points, sim);
   const shown = points.slice(0, MAX_ROWS);
   const slots: [number, HTMLElement][] = [];
   for (const i of shown) {
@@ -96,6 +105,12 @@ export async function showGallery(deps: GalleryDeps, d: EpochData, points: numbe
     r.append(thumb, el("span", "idx", `#${i}`),
       el("span", "cls", d.predicted ? `${name(d.label[i])} → ${name(pred)}` : name(d.label[i])),
       el("span", "conf", d.confidence ? d.confidence[i].toFixed(2) : ""));
+    if (sim) {
+      const dist = distance.get(i);
+      r.classList.toggle("query", dist === undefined);
+      r.append(el("span", "dist", dist === undefined ? "query" : `d ${dist.toFixed(2)}`));
+      if (dist !== undefined) r.dataset.distance = String(dist);
+    }
     r.onclick = () => deps.select([i]);
     rows.appendChild(r);
   }

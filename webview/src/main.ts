@@ -1,12 +1,15 @@
 // The visualization page: territories behind the points, an epoch slider that plays the run,
-// hover, selection (trajectory + neighbour lines, or a gallery with trails and CSV export), colour
-// modes, filters, search, legend, metrics, training progress, and the debugging side panels (training
-// events, the data map, suspicious samples). Runs unchanged in the VS Code webview and in a browser
-// (see transport.ts). The parts live in their own modules: state.ts (view state, saved on every
-// change), data.ts (epochs), encoding.ts (points), legend.ts, hover.ts, selection.ts (with
-// neighbours.ts and gallery.ts), samples.ts, search.ts, events.ts, dynamics.ts, datamap.ts,
-// training.ts, status.ts.
+// hover, selection (trajectory + neighbour lines, or a gallery with trails and CSV export, and "Similar"),
+// colour modes, filters, search, legend, metrics, training progress and the live view of a run being
+// recorded, the debugging side panels (training events, the data map, suspicious samples), and the compare
+// view (two sides, one slider). Runs unchanged in the VS Code webview and in a browser (see transport.ts).
+// The parts live in their own modules: state.ts (view state, saved on every change), data.ts (epochs),
+// encoding.ts (points), textures.ts, legend.ts, hover.ts, selection.ts (with neighbours.ts, gallery.ts
+// and similar.ts), samples.ts, search.ts, events.ts, dynamics.ts, datamap.ts, training.ts, status.ts,
+// controls.ts, compare.ts.
 import createScatterplot from "regl-scatterplot";
+import { CompareSide } from "./compare";
+import { frameDataUrl, wireControls } from "./controls";
 import { EpochData, EpochStore } from "./data";
 import { DataMap } from "./datamap";
 import { SuspiciousPanel } from "./dynamics";
@@ -20,8 +23,10 @@ import { SampleStore } from "./samples";
 import { allowBlockedStyleElements, keepLassoSelection } from "./scatterfix";
 import { search, selectionChanged } from "./search";
 import { SelectionPanel } from "./selection";
-import { initialState, persist, SelectTool, ViewState, VsCodeApi } from "./state";
+import { SimilarAction } from "./similar";
+import { initialState, persist, ViewState, VsCodeApi } from "./state";
 import { StatusLine } from "./status";
+import { TextureCache } from "./textures";
 import { MethodState, TrainingView } from "./training";
 import { RpcError, Transport, VsCodeTransport, WebSocketTransport } from "./transport";
 
@@ -45,6 +50,9 @@ const legend = $("legend");
 const metricsBox = $("metrics");
 const status = new StatusLine($("status"));
 const debug = ((window as any).__ttvis = { ready: false } as Record<string, any>);
+// a compare view lays out two panes before any plot measures its canvas
+document.body.classList.toggle("compare", Boolean(state.compare));
+$("paneB").hidden = !state.compare;
 
 let colors: string[] = [];
 let classes: string[] = [];
@@ -52,13 +60,13 @@ let classes: string[] = [];
 let methods: MethodInfo[] = [];
 /** the shown method's run-level numbers (describe's eval summary: final, mean, temporal) */
 let summary: Record<string, any> = {};
+let samplesCount = 0;
 let current: EpochData | null = null;
 let shownFilter: number[] | null = null; // the visible samples of the drawn epoch (null: all)
 let playing: number | null = null;
 const where = () => ({ path: state.path, method: state.method });
 const store = new EpochStore(transport, where);
 const samples = new SampleStore(transport, where);
-const textureCache = new Map<number, any>();
 
 allowBlockedStyleElements(); // before any plot: regl-scatterplot's lasso needs a stylesheet
 const { width, height } = canvas.getBoundingClientRect();
@@ -73,6 +81,7 @@ new ResizeObserver(() => {
   const r = canvas.getBoundingClientRect();
   plot.set({ width: r.width, height: r.height } as any);
 }).observe(canvas);
+const textures = new TextureCache(plot);
 
 /** Select `indices` in the main plot (the selection panel and the linked views follow); those the
  * filters hide cannot be selected, and when that leaves none the status line says so. */
@@ -106,35 +115,51 @@ const suspects = new SuspiciousPanel({
   statsChanged: (s, note) => dataMap.setStats(s, note),
 });
 const events = new EventsPanel({ box: $("events"), transport, state, select: selectSamples });
+const similar = new SimilarAction({ transport, state, current: () => current, select: selectSamples });
 const selection = new SelectionPanel({
-  detail: $("detail"), plot, transport, samples, state, save, status,
+  detail: $("detail"), plot, transport, samples, state, save, status, similar,
   current: () => current, classes: () => classes, select: selectSamples, exportCsv,
   changed: (indices) => {
     selectionChanged(indices);
     dataMap.highlight(indices);
     suspects.mark(indices);
+    compare?.showSelection(indices);
   },
 });
-attachHover({ plot, tooltip: $("tooltip"), samples, current: () => current, classes: () => classes });
-const training = new TrainingView({
-  transport, state, status, store, partialEl: $("partial"),
-  drawnEpoch: () => current?.epoch,
-  show: (e) => void showEpoch(e),
+const tip = attachHover({
+  plot, tooltip: $("tooltip"), samples, current: () => current, classes: () => classes, linked: (i) => compare?.linkFromLeft(i),
+});
+const compare = state.compare ? new CompareSide({
+  transport, state, target: state.compare, canvas: $<HTMLCanvasElement>("plotB"), metrics: $("metricsB"), title: $("titleB"),
+  tooltip: $("tooltipB"), note: $("compareNote"), methods: () => methods,
+  left: { plot, tip, current: () => current },
+  // a selection on the right: the samples the left side has too (sample i is sample i on both)
+  selected: (points) => {
+    const linked = points.filter((i) => i < (current?.label.length ?? samplesCount));
+    if (linked.length) selection.select(linked);
+    else selection.deselect();
+  },
+  deselected: () => selection.deselect(),
   epochsChanged: () => syncSlider(),
-  resultsReplaced: () => textureCache.clear(),
+}) : null;
+debug.plotB = compare?.plot;
+const training = new TrainingView({
+  transport, state, status, store, partialEl: $("partial"), liveEl: $("live"),
+  drawnEpoch: () => current?.epoch,
+  viewEpoch: () => targetEpoch(),
+  show: (e) => epochList().includes(e) && void showEpoch(e),
+  epochsChanged: () => syncSlider(),
+  resultsReplaced: () => textures.clear(),
+  restart: () => restart(),
 });
 
 function message(e: unknown): string {
   return e instanceof RpcError || e instanceof Error ? e.message : String(e);
 }
 
-async function backgroundTexture(d: EpochData): Promise<any> {
-  if (!d.background) return null;
-  const hit = textureCache.get(d.epoch);
-  if (hit) return hit;
-  const tex = await (plot as any).createTextureFromUrl(`data:image/png;base64,${d.background}`);
-  textureCache.set(d.epoch, tex);
-  return tex;
+/** The epochs the slider offers: the run's, or in a compare view those both sides have. */
+function epochList(): number[] {
+  return compare ? compare.common(store.epochs) : store.epochs;
 }
 
 // ---- drawing ------------------------------------------------------------------
@@ -178,18 +203,23 @@ function targetEpoch(): number | undefined {
 }
 
 function syncSlider(): void {
-  const epochs = store.epochs;
+  const epochs = epochList();
   slider.max = String(Math.max(epochs.length - 1, 0));
   if (current) {
     slider.value = String(epochs.indexOf(current.epoch));
     epochLabel.textContent = `epoch ${current.epoch} / ${epochs[epochs.length - 1]}`;
   }
+  debug.epochs = [...epochs];
+  compare?.explain(store.epochs, samplesCount);
 }
 
 async function drawEpoch(epoch: number, transition: boolean): Promise<void> {
   const t0 = performance.now();
   let d: EpochData;
   let before: EpochData | null = null;
+  // the right side loads and draws alongside (its failure is reported, the left side still draws)
+  const right = compare?.draw(epoch, transition, selection.indices()?.slice())
+    .then(() => "", (e) => `${compare!.name || "right side"}: epoch ${epoch}: ${message(e)}`);
   try {
     d = await store.load(epoch);
     // "prediction changed" compares with the epoch before this one in the run, not the last one shown
@@ -200,7 +230,7 @@ async function drawEpoch(epoch: number, transition: boolean): Promise<void> {
     return;
   }
   current = d;
-  const bg = await backgroundTexture(d);
+  const bg = await textures.get(d);
   plot.set({ backgroundImage: bg, ...encodingSettings(state.colorBy, colors) } as any);
   const tPrep = performance.now();
   const pts = pointsOf(d, state.colorBy, classes.length);
@@ -214,6 +244,7 @@ async function drawEpoch(epoch: number, transition: boolean): Promise<void> {
   // the switch's own cost: data -> points -> GPU upload, until the transition starts
   debug.lastPrepareMs = performance.now() - tPrep;
   await drawing; // regl-scatterplot ignores a draw issued before the previous one finished
+  const rightError = await right;
   syncSlider();
   renderLegend(legend, {
     d, visible: filter, state, classes, colors, before: before?.epoch,
@@ -227,29 +258,32 @@ async function drawEpoch(epoch: number, transition: boolean): Promise<void> {
   });
   renderMetrics(metricsBox, d, methods.find((x) => x.name === state.method)?.hasInverse ?? true, summary);
   if (selection.indices()) void selection.refresh();
-  dataMap.setSamples(d.label, d.train);
-  suspects.update();
-  suspects.mark(selection.indices());
-  void events.update(d.epoch);
+  if (!compare) {
+    dataMap.setSamples(d.label, d.train);
+    suspects.update();
+    suspects.mark(selection.indices());
+    void events.update(d.epoch);
+  }
   debug.lastSwitchMs = performance.now() - t0;
   debug.drawn = { epoch, visible: filter.length, total: d.label.length, before: before?.epoch ?? null };
-  status.clearError();
+  if (rightError) status.error(rightError);
+  else status.clearError();
 }
 
-// ---- selection ------------------------------------------------------------------
+// ---- selection and controls ---------------------------------------------------------
 plot.subscribe("select", ({ points }: { points: number[] }) => selection.select([...points]));
 plot.subscribe("deselect", () => selection.deselect());
 
-// ---- controls --------------------------------------------------------------------
 function step(delta: number): void {
   const at = targetEpoch();
   if (at === undefined) return;
-  const k = store.epochs.indexOf(at) + delta;
-  if (k >= 0 && k < store.epochs.length) void showEpoch(store.epochs[k]);
+  const epochs = epochList();
+  const k = epochs.indexOf(at) + delta;
+  if (k >= 0 && k < epochs.length) void showEpoch(epochs[k]);
 }
 
-function play(on: boolean): void {
-  const epochs = store.epochs;
+function play(on: boolean = playing === null): void {
+  const epochs = epochList();
   if (playing !== null) clearInterval(playing);
   playing = null;
   playBtn.textContent = on ? "❚❚" : "▶";
@@ -265,82 +299,19 @@ function play(on: boolean): void {
   }, Math.round(800 / state.speed));
 }
 
-slider.oninput = () => void showEpoch(store.epochs[Number(slider.value)]);
-playBtn.onclick = () => play(playing === null);
-$("prev").onclick = () => step(-1);
-$("next").onclick = () => step(1);
-const speedSel = $<HTMLSelectElement>("speed");
-speedSel.value = String(state.speed);
-speedSel.onchange = () => {
-  state.speed = Number(speedSel.value);
-  save();
-  if (playing !== null) play(true);
-};
-for (const key of ["colorBy", "split"] as const) {
-  const sel = $<HTMLSelectElement>(key);
-  sel.value = state[key];
-  sel.onchange = () => {
-    (state as any)[key] = sel.value; // the options are the ColorBy / Split values
-    save();
-    redraw();
-  };
-}
-for (const [id, key] of [["misclassified", "misclassifiedOnly"], ["changed", "changedOnly"]] as const) {
-  const box = $<HTMLInputElement>(id);
-  box.checked = state[key];
-  box.onchange = () => {
-    state[key] = box.checked;
-    save();
-    redraw();
-  };
-}
-$<HTMLFormElement>("searchForm").onsubmit = (ev) => {
-  ev.preventDefault();
-  void search({ transport, state, status, current: () => current, visible: () => shownFilter, select: selectSamples, info: $("searchInfo") },
-    $<HTMLInputElement>("search").value);
-};
-const toolSel = $<HTMLSelectElement>("selectTool");
-/** Use `tool` for shift+drag / long-press selections on both plots. */
-function useTool(tool: SelectTool): void {
-  const lassoType = tool === "box" ? "rectangle" : "freeform";
-  plot.set({ lassoType } as any);
-  dataMap.plot.set({ lassoType });
-}
-toolSel.value = state.selectTool;
-useTool(state.selectTool);
-toolSel.onchange = () => {
-  state.selectTool = toolSel.value as SelectTool;
-  save();
-  useTool(state.selectTool);
-};
-window.addEventListener("keydown", (ev) => {
-  if ((ev.target as HTMLElement).tagName === "INPUT") return;
-  if (ev.key === "ArrowRight") step(1);
-  if (ev.key === "ArrowLeft") step(-1);
-  if (ev.key === " ") play(playing === null);
+slider.oninput = () => void showEpoch(epochList()[Number(slider.value)]);
+wireControls({
+  state, save, redraw, step, play,
+  speedChanged: () => playing !== null && play(true),
+  search: (text) => void search({ transport, state, status, current: () => current, visible: () => shownFilter, select: selectSamples, info: $("searchInfo") }, text),
+  plots: () => [plot, dataMap.plot, ...(compare ? [compare.plot] : [])],
+  exportFrame: async () => vscodeApi?.postMessage({ type: "exportFrame", epoch: current?.epoch, dataUrl: await frameDataUrl(plot) }),
 });
-
-/** Commands from the VS Code extension (palette: Play/Pause, Next/Previous Epoch, Export Frame). */
-window.addEventListener("message", async (ev) => {
-  const m = ev.data;
-  if (!m || m.type !== "command") return;
-  if (m.command === "playPause") play(playing === null);
-  if (m.command === "next") step(1);
-  if (m.command === "previous") step(-1);
-  if (m.command === "export") vscodeApi?.postMessage({ type: "exportFrame", epoch: current?.epoch, dataUrl: await exportFrame() });
-});
-
-async function exportFrame(): Promise<string> {
-  const img = await (plot as any).export({ scale: 1 });
-  const c = document.createElement("canvas");
-  c.width = img.width;
-  c.height = img.height;
-  c.getContext("2d")!.putImageData(img, 0, 0);
-  return c.toDataURL("image/png");
-}
 
 // ---- start -------------------------------------------------------------------------
-async function start(): Promise<void> {
+/** Describe the run (and, in a compare view, the right side's) and draw the saved epoch, else the newest;
+ * `newest`: draw the newest whatever was saved (a run that could not be described at first). */
+async function start(newest = false): Promise<void> {
   try {
     if (!state.path) {
       const found = await transport.request("ttvis/discover", {});
@@ -361,28 +332,64 @@ async function start(): Promise<void> {
       save();
     }
     fillMethodPicker($<HTMLSelectElement>("method"), desc, methods, state.method);
-    void suspects.load();
+    if (!compare) void suspects.load();
     summary = desc.methods?.[state.method]?.eval ?? {};
     classes = desc.classes ?? [];
     colors = desc.colors ?? [];
+    samplesCount = desc.samples ?? 0;
     training.runPath = desc.path;
     $("runName").textContent = `${desc.name} · ${state.method}`;
+    $("titleA").textContent = `${desc.name} · ${state.method}`;
     const m: MethodState | undefined = desc.methods?.[state.method];
-    store.epochs = m?.epochs ?? [];
+    // starting again (a live run became describable): keep the epochs that landed meanwhile, too
+    const had = store.epochs;
+    store.epochs = newest ? [...new Set([...had, ...(m?.epochs ?? [])])].sort((a, b) => a - b) : m?.epochs ?? [];
     training.fromDescribe(m);
     if (!store.epochs.length) {
-      if (m?.state !== "training") {
+      if (m?.state !== "training" && m?.state !== "watching") {
         status.error(`no ${state.method} results for ${desc.name} yet: train it first ("Train Visualization Model…" or ttvis visualize)`);
       }
       return;
     }
-    const first = state.epoch !== undefined && store.epochs.includes(state.epoch) ? state.epoch : store.epochs[store.epochs.length - 1];
-    await showEpoch(first, false);
+    if (compare) {
+      if (!state.compare!.path) state.compare!.path = state.path!; // "two methods on one run"
+      if (!state.compare!.method) state.compare!.method = state.method;
+      save();
+      await compare.describe();
+      $("runName").textContent = `${desc.name} · ${state.method} ⇄ ${compare.name}`;
+      syncSlider();
+    }
+    const epochs = epochList();
+    if (!epochs.length) {
+      status.error(`the two sides have no epoch in common (left ${store.epochs.join(", ")}; right ${compare?.store.epochs.join(", ")})`);
+      return;
+    }
+    const at = targetEpoch();
+    if (newest && at !== undefined && at !== had[had.length - 1]) return syncSlider(); // the user went back: stay
+    const first = !newest && state.epoch !== undefined && epochs.includes(state.epoch) ? state.epoch : epochs[epochs.length - 1];
+    if (!newest || first !== at) await showEpoch(first, false);
   } catch (e) {
     status.error(message(e));
   } finally {
     debug.ready = true;
   }
+}
+
+let starting: Promise<void> | null = null;
+let startAgain = false;
+/** Start again (the run became describable: its first epoch landed), once at a time. */
+function restart(): void {
+  if (starting) {
+    startAgain = true;
+    return;
+  }
+  starting = start(true).finally(() => {
+    starting = null;
+    if (startAgain) {
+      startAgain = false;
+      restart();
+    }
+  });
 }
 
 $<HTMLSelectElement>("method").onchange = () => {
@@ -395,9 +402,9 @@ $<HTMLSelectElement>("method").onchange = () => {
   samples.clear(); // trajectories are the method's
   events.reset();
   store.epochs = [];
-  textureCache.clear();
+  textures.clear();
   save();
   void start();
 };
 
-void start();
+starting = start().finally(() => (starting = null));

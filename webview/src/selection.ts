@@ -1,10 +1,12 @@
 // The selection pane (#detail). One selected sample: its sprite/text, trajectory over all epochs and
 // its neighbour lines (representation space, 2-D or both: neighbours.ts). Several (lasso, box, search,
-// an events kind, the data map): the gallery with trails and CSV export (gallery.ts).
+// an events kind, the data map): the gallery with trails and CSV export (gallery.ts). Both carry the
+// "Similar" action (similar.ts).
 import { EpochData } from "./data";
 import { GalleryDeps, showGallery } from "./gallery";
 import { NEIGHBOUR_CSS, NEIGHBOUR_MODES, neighbourLines, Neighbours, ndc, overlapCount } from "./neighbours";
 import { SampleStore } from "./samples";
+import { SimilarAction } from "./similar";
 import { NeighbourMode, ViewState } from "./state";
 import { StatusLine } from "./status";
 import { Transport } from "./transport";
@@ -30,6 +32,8 @@ export interface SelectionDeps {
   exportCsv(csv: string, name: string): void;
   /** the selection changed (undefined: nothing selected): the linked views follow */
   changed(indices: number[] | undefined): void;
+  /** the "Similar" action */
+  similar: SimilarAction;
 }
 
 function fmt(v: unknown): string {
@@ -130,6 +134,7 @@ export class SelectionPanel {
       `<div id="nbOverlap" title="samples among the ${nb.high.length} nearest in both spaces">overlap ${both} of ${nb.high.length} (${fmt(nb.overlap)})</div>`;
     if (s.label >= 0) (detail.querySelector("#dLabel") as HTMLElement).textContent = s.className ?? String(s.label);
     if (s.text) (detail.querySelector("#dText") as HTMLElement).textContent = s.text;
+    detail.querySelector("h3")!.after(this.deps.similar.controls([i]));
     for (const k of ["high", "low"] as const) {
       (detail.querySelector(`.nb.${k} .key`) as HTMLElement).style.background = NEIGHBOUR_CSS[k];
       detail.querySelector(`.nb.${k}`)!.classList.toggle("off", mode !== "both" && mode !== k);

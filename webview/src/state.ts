@@ -11,6 +11,12 @@ export type NeighbourMode = "high" | "low" | "both";
 export type SortKey = "aum" | "confidence" | "variability" | "correctness" | "forgetting" | "flips" | "learned";
 /** What a shift+drag (or a long press, then drag) draws: a free lasso or a box. */
 export type SelectTool = "lasso" | "box";
+/** The right side of a compare view: another method on the same run, or the same method on another run
+ * (an empty field: the left side's). */
+export interface CompareTarget {
+  path: string;
+  method: string;
+}
 
 export interface ViewState {
   path?: string;
@@ -32,6 +38,8 @@ export interface ViewState {
   sort: SortKey;
   /** the selection tool of both plots */
   selectTool: SelectTool;
+  /** a compare view: what the right side shows (absent: one view) */
+  compare?: CompareTarget;
 }
 
 /** The VS Code webview API, as far as the page uses it. */
@@ -78,6 +86,7 @@ export function stateFromHash(hash: string): Partial<ViewState> {
   if (SORT_KEYS.includes(sort)) out.sort = sort;
   const tool = q.get("tool") as SelectTool;
   if (SELECT_TOOLS.includes(tool)) out.selectTool = tool;
+  if (q.get("compareRun") || q.get("compareMethod")) out.compare = { path: q.get("compareRun") ?? "", method: q.get("compareMethod") ?? "" };
   const sel = ints(q.get("sel"));
   if (sel.length === 1) out.selected = sel[0];
   else if (sel.length > 1) out.selection = sel;
@@ -99,6 +108,10 @@ export function stateToHash(s: ViewState): string {
   if (s.neighbours !== "high") q.set("nb", s.neighbours);
   if (s.sort !== "aum") q.set("sort", s.sort);
   if (s.selectTool !== "lasso") q.set("tool", s.selectTool);
+  if (s.compare) {
+    q.set("compareRun", s.compare.path);
+    q.set("compareMethod", s.compare.method);
+  }
   const sel = s.selection?.length ? s.selection.slice(0, MAX_HASH_SELECTION) : s.selected !== undefined ? [s.selected] : [];
   if (sel.length) q.set("sel", sel.join(","));
   return q.toString();
@@ -106,7 +119,9 @@ export function stateToHash(s: ViewState): string {
 
 /** The page's starting view state: defaults, then what was saved (VS Code's webview state, else the
  * URL hash), then the run the host opened the page for (`<body data-path data-method>`), then the URL
- * query (`?run=…&method=…`). What was saved for another run keeps only its run-independent settings. */
+ * query (`?run=…&method=…`). What was saved for another run keeps only its run-independent settings.
+ * A compare view (`<body data-compare-path data-compare-method>`, or `?compareRun=…&compareMethod=…`)
+ * is the host's or the query's choice whenever they name a run; otherwise what was saved. */
 export function initialState(vscodeApi: VsCodeApi | null, query: URLSearchParams, body: DOMStringMap, hash: string): ViewState {
   const saved: Partial<ViewState> = (vscodeApi ? vscodeApi.getState() : stateFromHash(hash)) ?? {};
   const chosen: Partial<ViewState> = {};
@@ -114,7 +129,13 @@ export function initialState(vscodeApi: VsCodeApi | null, query: URLSearchParams
   if (body.method) chosen.method = body.method;
   if (query.get("run")) chosen.path = query.get("run")!;
   if (query.get("method")) chosen.method = query.get("method")!;
-  if ((chosen.path && saved.path && chosen.path !== saved.path) || (chosen.method && saved.method && chosen.method !== saved.method)) {
+  const cPath = query.get("compareRun") || query.get("compareMethod") ? query.get("compareRun") : body.comparePath;
+  const cMethod = query.get("compareRun") || query.get("compareMethod") ? query.get("compareMethod") : body.compareMethod;
+  if (cPath || cMethod) chosen.compare = { path: cPath || chosen.path || "", method: cMethod || chosen.method || "" };
+  const sameCompare = (a?: CompareTarget, b?: CompareTarget) => a?.path === b?.path && a?.method === b?.method;
+  if (chosen.path && !chosen.compare) delete saved.compare; // the host (or the URL) opened a single view
+  if ((chosen.path && saved.path && chosen.path !== saved.path) || (chosen.method && saved.method && chosen.method !== saved.method) ||
+    (chosen.compare && !sameCompare(chosen.compare, saved.compare))) {
     for (const k of ["epoch", "hiddenClasses", "selected", "selection"] as const) delete saved[k];
   }
   return {
