@@ -12,10 +12,11 @@ representation file changed (its size and mtime are kept in ``visualize/vectors.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -36,12 +37,45 @@ def _client(uri: str) -> Any:
 
     from pymilvus import MilvusClient
 
-    for name in ("pymilvus", "milvus_lite"):  # their RPC errors come back to us as exceptions: no tracebacks on stderr
+    for name in ("pymilvus", "milvus_lite", "grpc", "grpc._server"):  # their RPC errors come back to us as exceptions: no tracebacks on stderr
         logging.getLogger(name).setLevel(logging.CRITICAL)
     with _guard:
         if uri not in _clients:
             _clients[uri] = MilvusClient(uri)
         return _clients[uri]
+
+
+_build_locks: dict[str, threading.Lock] = {}
+
+
+def _build_lock(key: str) -> threading.Lock:
+    """One lock per collection in this process: a second request waits for the first's build."""
+    with _guard:
+        return _build_locks.setdefault(key, threading.Lock())
+
+
+@contextlib.contextmanager
+def _waiting_lock(run_path: Path, timeout: float = 600.0) -> Iterator[None]:
+    """The run's ``vectors`` lock (:mod:`ttvis.dynamics.lock`), waited for: another process may be
+    building an index of the same run.
+
+    Raises:
+        LockedError: still held after ``timeout`` seconds.
+    """
+    import time
+
+    from ttvis.dynamics.lock import LockedError, method_lock
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with method_lock(run_path, "vectors", command="a vector index build"):
+                yield
+            return
+        except LockedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 class VectorIndex:
@@ -81,8 +115,6 @@ class VectorIndex:
             DynamicsError: an unknown epoch or a bad representation file; RuntimeError: Milvus
             refused (the message says which uri).
         """
-        from ttvis.dynamics.lock import method_lock
-
         name = self.collection(epoch)
         key = f"{self.uri}::{name}"
         notes = load_json(self.sidecar, "the vector index's stamps") if self.sidecar.exists() else {}
@@ -90,7 +122,11 @@ class VectorIndex:
         if notes.get(key) == self._stamp(epoch) and client.has_collection(name):
             client.load_collection(name)  # a collection built by another process starts released
             return name
-        with method_lock(self.run.path, "vectors", command=f"vector index of {self.run.name}"):
+        with _build_lock(key), _waiting_lock(self.run.path):
+            notes = load_json(self.sidecar, "the vector index's stamps") if self.sidecar.exists() else {}
+            if notes.get(key) == self._stamp(epoch) and client.has_collection(name):  # built while we waited
+                client.load_collection(name)
+                return name
             if on_message:
                 on_message(f"building the {self.kind} vector index of epoch {epoch} ({self.run.n_samples} samples) in {self.uri}")
             x = self.run.representation(epoch)

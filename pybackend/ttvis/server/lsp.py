@@ -260,8 +260,10 @@ class _HandledErrors(logging.Filter):
     traceback by ttvis itself."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from websockets.exceptions import ConnectionClosed
+
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, JsonRpcException)
+        return not isinstance(exc, (JsonRpcException, ConnectionClosed))  # a browser tab closing is not an error
 
 
 def _set_level(level: str) -> None:
@@ -277,7 +279,8 @@ def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for h in logging.getLogger().handlers:
         h.addFilter(_ShortRecords())
-    logging.getLogger("pygls.protocol.json_rpc").addFilter(_HandledErrors())
+    for name in ("pygls.protocol.json_rpc", "pygls.io_", "pygls.server", "ttvis.serve"):
+        logging.getLogger(name).addFilter(_HandledErrors())
     _set_level(level)
 
 
