@@ -233,6 +233,67 @@ test("Train Visualization Model… trains a method other than DVI: schema prompt
   await page.screenshot({ path: path.join(SHOTS, "vscode-train.png") });
 });
 
+/** The webview frame whose page satisfies `pred` (evaluated in the frame), e.g. a compare or a live panel. */
+async function frameWhere(pred, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const f of page.frames()) {
+      try {
+        if (await f.evaluate(pred)) return f;
+      } catch { /* not ready or gone */ }
+    }
+    await page.waitForTimeout(500);
+  }
+  throw new Error("no webview frame matched");
+}
+
+test("Compare Side by Side… shows two results in one panel, one slider, linked selection", async () => {
+  await runCommand("ttvis: Compare Side by Side…");
+  const row = (text) => page.locator(".quick-input-list .monaco-list-row", { hasText: text }).first();
+  await row("digits").waitFor({ timeout: 30_000 });
+  await row("digits").click();
+  // the other side: picked from a list when there are several candidates (one here: UMAP on fresh, opened at once)
+  if (await row("fresh · UMAP").waitFor({ timeout: 5_000 }).then(() => true, () => false)) await row("fresh · UMAP").click();
+  const frame = await frameWhere(() => !!(document.body.dataset.comparePath && window.__ttvis?.drawnB?.total === 1797 && window.__ttvis?.drawn?.total === 1797));
+  assert.equal(await frame.evaluate(() => !!window.__ttvis.plot.get("backgroundImage")), true); // DVI's territories
+  assert.equal(await frame.evaluate(() => !!window.__ttvis.plotB.get("backgroundImage")), false); // UMAP has none
+  await frame.evaluate(() => { const s = document.getElementById("epoch"); s.value = "0"; s.dispatchEvent(new Event("input")); });
+  await frame.waitForFunction(() => window.__ttvis.drawn.epoch === 1 && window.__ttvis.drawnB.epoch === 1, null, { timeout: 30_000 });
+  await frame.evaluate(() => window.__ttvis.plot.select([7, 8, 9]));
+  await frame.waitForFunction(() => JSON.stringify([...window.__ttvis.plotB.get("selectedPoints")].sort((a, b) => a - b)) === "[7,8,9]", null, { timeout: 30_000 });
+  await page.screenshot({ path: path.join(SHOTS, "vscode-compare.png") });
+});
+
+test("Follow a Run While It Is Recorded… shows each new epoch live, Stop Following ends it", async () => {
+  const live = path.join(workspace, "live"), go = path.join(workspace, "go-live");
+  const code = `import os, time
+from ttvis.demo.digits import record_digits_run
+def hold(e, total, m):
+    if e == 1:
+        while not os.path.exists(${JSON.stringify(go)}): time.sleep(0.1)
+record_digits_run(${JSON.stringify(live)}, epochs=3, on_epoch=hold)`;
+  const rec = spawn(PYTHON, ["-c", code], { stdio: "ignore" });
+  try {
+    await until(() => fs.existsSync(path.join(live, "dataset", "representation", "1.npy")), 120_000, "the first recorded epoch");
+    await runCommand("ttvis: Refresh Training Runs");
+    await runCommand("ttvis: Follow a Run While It Is Recorded…");
+    const row = (text) => page.locator(".quick-input-list .monaco-list-row", { hasText: text }).first();
+    await row("live").waitFor({ timeout: 30_000 });
+    await row("live").click();
+    await row("DVI").waitFor({ timeout: 30_000 });
+    await page.locator(".quick-input-list .monaco-list-row", { hasText: /^DVI/ }).first().click();
+    const frame = await frameWhere(() => document.body.dataset.path?.endsWith("/live") && window.__ttvis?.ready);
+    await frame.waitForFunction(() => { const b = document.getElementById("live"); return b && !b.hidden && getComputedStyle(b).display !== "none"; }, null, { timeout: 120_000 });
+    fs.writeFileSync(go, "");
+    await frame.waitForFunction(() => window.__ttvis.drawn?.epoch === 3, null, { timeout: 240_000 });
+    await page.screenshot({ path: path.join(SHOTS, "vscode-live.png") });
+    await runCommand("ttvis: Stop Following");
+    await frame.waitForFunction(() => { const b = document.getElementById("live"); return !b || b.hidden || getComputedStyle(b).display === "none"; }, null, { timeout: 60_000 });
+  } finally {
+    rec.kill();
+  }
+});
+
 test("reloading the window leaves no ttvis server behind", async () => {
   const before = serverPids();
   assert.ok(before.length >= 1);
