@@ -42,6 +42,11 @@ const freePort = () => new Promise((resolve) => {
   s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
 });
 
+/** The visible row of the open quick pick whose text matches `text` (hidden, recycled rows are skipped). */
+function quickRow(text) {
+  return page.locator(".quick-input-list .monaco-list-row", { hasText: text }).filter({ visible: true }).first();
+}
+
 async function runCommand(title, timeoutMs = 90_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -62,6 +67,12 @@ async function runCommand(title, timeoutMs = 90_000) {
       const focused = await page.locator(".quick-input-list .monaco-list-row.focused").first().textContent();
       if (focused && focused.includes(title)) await page.keyboard.press("Enter");
       else await row.click({ timeout: 5000 });
+      // the palette has gone (or shows the command's own prompt) before anyone picks from a list
+      await page.waitForFunction(() => {
+        const w = document.querySelector(".quick-input-widget");
+        const i = w && w.querySelector("input.input");
+        return !w || getComputedStyle(w).display === "none" || !i || !i.value.startsWith(">");
+      }, null, { timeout: 10_000 }).catch(() => {});
       return;
     } catch (e) {
       if (Date.now() > deadline) throw new Error(`command "${title}" could not be run from the palette: ${e.message}`);
@@ -191,14 +202,14 @@ test("Restart Server brings the server back and the tree still lists the runs", 
 test("Train Visualization Model… trains a method other than DVI: schema prompts, progress with Cancel, results", async (t) => {
   t.after(() => page.screenshot({ path: path.join(SHOTS, "vscode-train-last.png") }).catch(() => {}));
   await runCommand("ttvis: Train Visualization Model…");
-  const row = (text) => page.locator(".quick-input-list .monaco-list-row", { hasText: text }).first();
+  const row = quickRow;
   await row("fresh").waitFor({ timeout: 30_000 });
   await row("fresh").click();
   // the methods come from the server (ttvis/methods)
   await row("AlignedUMAP").waitFor({ timeout: 30_000 });
   const methods = await page.locator(".quick-input-list").innerText();
   assert.match(methods, /DVI/);
-  await page.locator(".quick-input-list .monaco-list-row", { hasText: /^UMAP/ }).first().click().catch(() => row("umap-learn per epoch").click());
+  await quickRow(/^UMAP/).click().catch(() => row("umap-learn per epoch").click());
   // the parameter prompt lists the method's own parameters (from its JSON Schema) under "Train with these values"
   await row("Train with these values").waitFor({ timeout: 30_000 });
   assert.match(await page.locator(".quick-input-widget").innerText(), /UMAP on fresh/);
@@ -249,7 +260,7 @@ async function frameWhere(pred, timeoutMs = 90_000) {
 
 test("Compare Side by Side… shows two results in one panel, one slider, linked selection", async () => {
   await runCommand("ttvis: Compare Side by Side…");
-  const row = (text) => page.locator(".quick-input-list .monaco-list-row", { hasText: text }).first();
+  const row = quickRow;
   await row("digits").waitFor({ timeout: 30_000 });
   await row("digits").click();
   // the other side: picked from a list when there are several candidates (one here: UMAP on fresh, opened at once)
@@ -277,11 +288,11 @@ record_digits_run(${JSON.stringify(live)}, epochs=3, on_epoch=hold)`;
     await until(() => fs.existsSync(path.join(live, "dataset", "representation", "1.npy")), 120_000, "the first recorded epoch");
     await runCommand("ttvis: Refresh Training Runs");
     await runCommand("ttvis: Follow a Run While It Is Recorded…");
-    const row = (text) => page.locator(".quick-input-list .monaco-list-row", { hasText: text }).first();
+    const row = quickRow;
     await row("live").waitFor({ timeout: 30_000 });
     await row("live").click();
     await row("DVI").waitFor({ timeout: 30_000 });
-    await page.locator(".quick-input-list .monaco-list-row", { hasText: /^DVI/ }).first().click();
+    await quickRow(/^DVI/).click();
     const frame = await frameWhere(() => document.body.dataset.path?.endsWith("/live") && window.__ttvis?.ready);
     await frame.waitForFunction(() => { const b = document.getElementById("live"); return b && !b.hidden && getComputedStyle(b).display !== "none"; }, null, { timeout: 120_000 });
     fs.writeFileSync(go, "");
