@@ -47,9 +47,11 @@ test-node: setup setup-node setup-browser setup-vscode
 	npm run package
 	TTVIS_PYTHON=$(abspath $(PY)) npm test
 
-# test names as they run, and the slowest tests at the end
+# test names as they run, and the slowest tests at the end; one process per core (pytest-xdist),
+# each with one BLAS/OpenMP thread (two 2-thread torch processes on 2 cores spin against each other)
 test-python: setup
-	$(PY) -m pytest -v -p no:cacheprovider --durations=15 tests/python
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \
+	  $(PY) -m pytest -v -n auto -p no:cacheprovider --durations=15 tests/python
 
 bench: setup
 	$(PY) benchmarks/dvi_vs_umap.py
