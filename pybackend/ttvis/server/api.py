@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -50,6 +51,9 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
     return e / e.sum(1, keepdims=True)
 
 
+RECHECK_S = 1.0  # seconds between checks of an open run for newly recorded epochs
+
+
 class TtvisApi:
     """Implementation of every ``ttvis/*`` method.
 
@@ -71,6 +75,7 @@ class TtvisApi:
         self.runner = JobRunner(self.notify, on_end=lambda job: self._runs.pop(job.path, None))
         self.jobs = self.runner.jobs
         self._runs: dict[Path, TrainingDynamics] = {}
+        self._grown_checked: dict[Path, float] = {}  # when each open run was last checked for new epochs
         self._derived: dict[tuple, Any] = {}
         self.set_roots(roots)
 
@@ -96,11 +101,20 @@ class TtvisApi:
             raise ApiError(FORBIDDEN, f"{p} is outside the workspace folders ({', '.join(map(str, self.roots))}); open it as a workspace folder first")
         return p
 
-    def _run(self, path: Any) -> TrainingDynamics:
+    def _run(self, path: Any, epoch: Any = None, fresh: bool = False) -> TrainingDynamics:
+        """The open run at ``path`` (reopened when it has grown). ``epoch``: an epoch the caller
+        needs (an unknown one forces a look at the disk); ``fresh``: always look."""
         p = self._allowed(path)
         if not is_run_folder(p):
             raise ApiError(NOT_FOUND, f"{p}: no training run there (expected dataset/representation/E.npy, epochs/epoch_E/ or Model/Epoch_E/)")
         run = self._runs.get(p)
+        # has the run grown (a live recording)? Checking resolves every epoch's files, which cost a
+        # third of a 50k-sample epoch fetch under load: check at most every RECHECK_S per run
+        now = time.monotonic()
+        if (run is not None and run.epochs and now - self._grown_checked.get(p, -1e9) < RECHECK_S
+                and not fresh and (epoch is None or epoch in run.epochs)):  # an epoch it does not know yet: look now
+            return run
+        self._grown_checked[p] = now
         if run is None or not run.epochs or run.epochs != run.epochs_on_disk():
             try:
                 run = TrainingDynamics(p, roots=self.roots)
@@ -195,7 +209,7 @@ class TtvisApi:
             base = self._allowed(root)
             for p in find_runs([base]):
                 try:
-                    runs.append(self._summary(self._run(str(p))))
+                    runs.append(self._summary(self._run(str(p), fresh=True)))
                 except ApiError as exc:
                     runs.append({"name": p.name, "path": str(p), "error": exc.message})
         return {"runs": runs}
@@ -237,7 +251,7 @@ class TtvisApi:
 
     def describe(self, params: dict) -> dict:
         """``ttvis/describe {path}`` -> the run's summary plus each method's params and eval summary."""
-        run = self._run(params.get("path"))
+        run = self._run(params.get("path"), fresh=True)
         s = self._summary(run)
         for name, state in s["methods"].items():
             res = self._vis(run, name)
@@ -256,7 +270,7 @@ class TtvisApi:
     def epoch(self, params: dict) -> dict:
         """``ttvis/epoch {path, method, epoch}`` -> projection, predictions, labels, split, scale,
         background and metrics of one epoch (arrays as base64, see :mod:`ttvis.server.encoding`)."""
-        run = self._run(params.get("path"))
+        run = self._run(params.get("path"), params.get("epoch"))
         method = self._method(params.get("method", "DVI"))
         res = self._results(run, method)
         e = self._epoch_of(run, res, params.get("epoch"))
@@ -317,7 +331,7 @@ class TtvisApi:
     def neighbors(self, params: dict) -> dict:
         """``ttvis/neighbors {path, method, epoch, index, k?}`` -> k nearest neighbours of the
         sample in representation space and in 2-D at that epoch, and their overlap."""
-        run = self._run(params.get("path"))
+        run = self._run(params.get("path"), params.get("epoch"))
         method = self._method(params.get("method", "DVI"))
         res = self._results(run, method)
         e = self._epoch_of(run, res, params.get("epoch"))
@@ -407,7 +421,7 @@ class TtvisApi:
         from ttvis.metrics.sample_dynamics import transition_events
         from ttvis.projection.parametric import normaliser
 
-        run = self._run(params.get("path"))
+        run = self._run(params.get("path"), params.get("epoch"))
         method = self._method(params.get("method", "DVI"))
         res = self._results(run, method)
         e = self._epoch_of(run, res, params.get("epoch"))
@@ -505,7 +519,7 @@ class TtvisApi:
         (:mod:`ttvis.dynamics.vectors`; Milvus Lite, or ``vector_uri``)."""
         from ttvis.dynamics.vectors import VectorIndex
 
-        run = self._run(params.get("path"))
+        run = self._run(params.get("path"), params.get("epoch"))
         e = params.get("epoch")
         if not isinstance(e, int) or isinstance(e, bool) or e not in run.epochs:
             raise ApiError(INVALID_PARAMS, f"params.epoch: expected a recorded epoch ({_ranges(run.epochs)})")
@@ -547,7 +561,7 @@ class TtvisApi:
         from ttvis.projection.schema import ParamError, RunParams, validate
 
         try:
-            run = self._run(params.get("path"))
+            run = self._run(params.get("path"), fresh=True)
             path, available = run.path, run.epochs
             needs_code = run.model_source is not None and (run.task == "classification" or run.summary()["needsPreprocess"])
         except ApiError as exc:
