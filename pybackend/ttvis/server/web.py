@@ -81,6 +81,16 @@ async def serve_async(paths: list[str], port: int = 0, host: str = "127.0.0.1", 
     from pygls.io_ import run_websocket
     from websockets.asyncio.server import serve as ws_serve
 
+    from websockets.exceptions import ConnectionClosed
+
+    loop = asyncio.get_running_loop()
+
+    def quiet_closed(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        # pygls sends each message in a task of its own; one that finds the tab already closed is not an error
+        if not isinstance(context.get("exception"), ConnectionClosed):
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(quiet_closed)
     token = token or secrets.token_urlsafe(24)
     hub = Hub()
     api = TtvisApi(paths, notify=hub.broadcast, trusted=trust)
