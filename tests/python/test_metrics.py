@@ -68,3 +68,32 @@ def test_trustworthiness_is_sklearns_and_continuity_swaps_roles():
     y = PCA(2, random_state=0).fit_transform(x)
     assert abs(trustworthiness(x, y, 15) - sk_trust(x, y, n_neighbors=15)) < 1e-9
     assert abs(continuity(x, y, 15) - sk_trust(y, x, n_neighbors=15)) < 1e-9
+
+
+def test_npr_on_a_sample_of_queries_estimates_the_full_rate_and_eval_records_it():
+    from ttvis.metrics.faithfulness import npr_queries
+
+    x = _digits()
+    y = PCA(2, random_state=0).fit_transform(x).astype(np.float32)
+    full = neighbour_preserving_rate(x, y)
+    part = neighbour_preserving_rate(x, y, limit=600)
+    assert len(npr_queries(1797, limit=600)) == 600 and np.array_equal(npr_queries(1797, limit=600), npr_queries(1797, limit=600))
+    assert abs(part - full) < 0.03, (part, full)
+    test = np.arange(1500, 1797)
+    assert abs(neighbour_preserving_rate(x, y, query=test, limit=100) - neighbour_preserving_rate(x, y, query=test)) < 0.05
+
+
+def test_exact_neighbours_in_float32_agree_with_scikit_learn():
+    """Above 2e7 query x pool pairs the distances are float32 (centred): the lists still match."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from ttvis.projection.knn import exact_neighbours
+
+    rng = np.random.default_rng(0)
+    pool = (rng.normal(size=(21000, 24)) + 50).astype(np.float32)  # far from the origin: centring matters
+    query = pool[:1000]
+    idx, dist = exact_neighbours(pool, query, 11, np.arange(1000))
+    ref = NearestNeighbors(n_neighbors=11).fit(pool).kneighbors(query, return_distance=False)
+    assert (idx[:, 0] == np.arange(1000)).all()
+    assert np.mean([len(set(a) & set(b)) / 11 for a, b in zip(idx, ref)]) > 0.999
+    assert (np.diff(dist, axis=1) >= 0).all()

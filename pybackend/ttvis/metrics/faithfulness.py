@@ -10,9 +10,10 @@ from typing import Callable
 
 import numpy as np
 
-from ttvis.projection.knn import knn_graph, neighbour_overlap
+from ttvis.projection.knn import exact_neighbours, neighbour_overlap
 
-_TRUST_MAX = 3000  # trustworthiness/continuity are O(N^2): larger sets are subsampled
+TRUST_MAX = 3000  # trustworthiness/continuity are O(N^2): larger sets are subsampled
+NPR_MAX = 3000  # NPR scores at most this many query samples (a fixed random subset; standard error about 0.004)
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:
@@ -20,43 +21,54 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float(neighbour_overlap(a, b).mean()) if a.shape[0] else float("nan")
 
 
-def neighbour_preserving_rate(high: np.ndarray, low: np.ndarray, k: int = 15, query: np.ndarray | None = None) -> float:
-    """NPR@k: mean over query samples of |kNN_high ∩ kNN_2D| / k, neighbours drawn from all rows.
+def npr_queries(n: int, query: np.ndarray | None = None, limit: int = NPR_MAX, seed: int = 0) -> np.ndarray:
+    """The samples NPR scores: ``query`` (default all ``n``), or a fixed random ``limit`` of them."""
+    q = np.arange(n) if query is None else np.asarray(query, np.int64)
+    return q if len(q) <= limit else np.sort(np.random.default_rng(seed).choice(q, limit, replace=False))
+
+
+def neighbour_preserving_rate(high: np.ndarray, low: np.ndarray, k: int = 15, query: np.ndarray | None = None,
+                              limit: int = NPR_MAX) -> float:
+    """NPR@k: mean over query samples of |kNN_high ∩ kNN_2D| / k, neighbours drawn from all rows
+    (exact neighbours, the sample itself excluded).
 
     Args:
         high: float32 ``[N, D]`` representations; low: float32 ``[N, 2]`` positions (same rows).
         k: neighbours (excluding the sample itself).
-        query: int indices of the samples to score (default: all).
+        query: int indices of the samples to score (default: all); above ``limit`` of them, a
+            fixed random subset of ``limit`` is scored (:func:`npr_queries`), so a 50,000 x 512
+            epoch costs two 3,000-query exact searches, not two kNN graphs of all rows.
 
     Returns:
         A rate in [0, 1] (NaN for no query).
     """
     n = high.shape[0]
     k = min(k, n - 1)
-    hi, _ = knn_graph(np.ascontiguousarray(high, np.float32), k + 1)
-    lo, _ = knn_graph(np.ascontiguousarray(low, np.float32), k + 1)
-    q = np.arange(n) if query is None else np.asarray(query)
-    return _overlap(hi[q, 1:], lo[q, 1:])
+    q = npr_queries(n, query, limit)
+    if not len(q):
+        return float("nan")
+    hi, _ = exact_neighbours(high, high[q], k + 1, q)
+    lo, _ = exact_neighbours(low, low[q], k + 1, q)
+    return _overlap(hi[:, 1:], lo[:, 1:])
 
 
-def neighbour_preserving_rate_cross(q_high: np.ndarray, pool_high: np.ndarray, q_low: np.ndarray, pool_low: np.ndarray, k: int = 15) -> float:
+def neighbour_preserving_rate_cross(q_high: np.ndarray, pool_high: np.ndarray, q_low: np.ndarray, pool_low: np.ndarray, k: int = 15,
+                                    limit: int = NPR_MAX) -> float:
     """NPR@k of outside queries (e.g. boundary samples) against a pool (e.g. training samples).
 
     Args:
         q_high: float32 ``[B, D]``; pool_high: ``[N, D]``; q_low: ``[B, 2]``; pool_low: ``[N, 2]``.
+        limit: at most this many queries are scored (a fixed random subset).
 
     Returns:
         Mean over queries of |kNN_high ∩ kNN_2D| / k, neighbours taken from the pool; NaN if B = 0.
     """
     if q_high.shape[0] == 0:
         return float("nan")
-    import torch
-
-    def nn(q: np.ndarray, pool: np.ndarray) -> np.ndarray:
-        d = torch.cdist(torch.tensor(q, dtype=torch.float64), torch.tensor(pool, dtype=torch.float64))
-        return torch.topk(d, min(k, pool.shape[0]), largest=False).indices.numpy()
-
-    return _overlap(nn(q_high, pool_high), nn(q_low, pool_low))
+    k = min(k, pool_high.shape[0])
+    q = npr_queries(q_high.shape[0], limit=limit)
+    q_high, q_low = q_high[q], q_low[q]
+    return _overlap(exact_neighbours(pool_high, q_high, k)[0], exact_neighbours(pool_low, q_low, k)[0])
 
 
 def prediction_preserving_rate(
@@ -78,7 +90,7 @@ def prediction_preserving_rate(
 
 
 def _subsample(n: int, seed: int = 0) -> np.ndarray:
-    return np.arange(n) if n <= _TRUST_MAX else np.sort(np.random.default_rng(seed).choice(n, _TRUST_MAX, replace=False))
+    return np.arange(n) if n <= TRUST_MAX else np.sort(np.random.default_rng(seed).choice(n, TRUST_MAX, replace=False))
 
 
 def trustworthiness(high: np.ndarray, low: np.ndarray, k: int = 15) -> float:

@@ -38,23 +38,30 @@ def epoch_metrics(x: np.ndarray, result: EpochResult, train: np.ndarray, test: n
         ``npr_train`` (neighbours among training samples), ``npr_test`` (test samples'
         neighbours among all samples), ``npr_boundary`` (boundary samples' neighbours among
         training samples), ``ppr_train``/``ppr_test`` (None without an inverse map),
-        ``trustworthiness``/``continuity``, ``territory_agreement``, ``accuracy_train/test``.
+        ``trustworthiness``/``continuity``, ``territory_agreement``, ``accuracy_train/test``,
+        and ``scored``: how many samples NPR (at most ``NPR_MAX``, a fixed random subset) and
+        trustworthiness/continuity (at most 3,000) scored.
     """
     from ttvis.render.territory import position_to_pixel
 
     xy = result.positions
+    x_train = np.asarray(x[train], np.float32)
     m: dict[str, Any] = {
-        "npr_train": fm.neighbour_preserving_rate(x[train], xy[train], k),
+        "npr_train": fm.neighbour_preserving_rate(x_train, xy[train], k),
         "npr_test": fm.neighbour_preserving_rate(x, xy, k, query=test) if test.size else None,
-        "npr_boundary": fm.neighbour_preserving_rate_cross(result.boundary, x[train], result.boundary_positions, xy[train], k)
+        "npr_boundary": fm.neighbour_preserving_rate_cross(result.boundary, x_train, result.boundary_positions, xy[train], k)
         if len(result.boundary) else None,
         "trustworthiness": fm.trustworthiness(x, xy, k),
         "continuity": fm.continuity(x, xy, k),
         "ppr_train": None, "ppr_test": None,
+        # how many samples each sampled metric scored (all of them up to fm.NPR_MAX / 3,000)
+        "scored": {"npr_train": int(len(fm.npr_queries(len(train)))), "npr_test": int(len(fm.npr_queries(len(x), test))),
+                   "npr_boundary": int(len(fm.npr_queries(len(result.boundary)))),
+                   "trustworthiness": int(min(len(x), fm.TRUST_MAX))},
     }
     inv = result.inverse
     if probabilities is not None and inv is not None:
-        m["ppr_train"] = fm.prediction_preserving_rate(x[train], inv.encode, inv.decode, probabilities)
+        m["ppr_train"] = fm.prediction_preserving_rate(x_train, inv.encode, inv.decode, probabilities)
         m["ppr_test"] = fm.prediction_preserving_rate(x[test], inv.encode, inv.decode, probabilities) if test.size else None
     if predicted is None and probabilities is not None:
         predicted = probabilities(x).argmax(1)

@@ -6,6 +6,13 @@ touches, and minimises the weighted sum of the method's loss terms
 (:mod:`ttvis.projection.losses`) with Adam. An optimisation epoch is one pass over all
 edges; training stops after ``patience`` epochs without a 0.5 % improvement of the epoch
 loss, or at ``max_epochs``.
+
+Negatives are uniform nodes on a small complex, where every step encodes every node anyway.
+On a large one they are the batch's own edge ends, shuffled (Sainburg, McInnes & Gentner,
+Parametric UMAP, 2021): a uniform draw over all nodes made a step encode 5x more rows than
+its edges, and the encoder's first layer was 80 % of a 50,000 x 512 epoch (py-spy). On the
+digits demo, forced onto this path (batch 256), mean NPR moved 0.483 -> 0.479 and PPR
+0.920 -> 0.918, within seed-to-seed variation.
 """
 
 from __future__ import annotations
@@ -118,8 +125,11 @@ def train_vis_model(
             bi = order[s : s + batch_size]
             h, t, w = head[bi], tail[bi], weight[bi]
             e = h.shape[0]
-            if groups is None:
+            if groups is None and encode_all:
                 neg = torch.randint(0, m, (2 * e * r,), generator=generator, device=dev)
+            elif groups is None:  # large complex: negatives among the batch's own edge ends, as Parametric UMAP does
+                ends = torch.cat([h, t])
+                neg = ends[torch.randint(0, 2 * e, (2 * e * r,), generator=generator, device=dev)]
             else:  # within the end node's group: start + floor(u * size)
                 g = g_of[torch.cat([h, t])].repeat_interleave(r)
                 u = torch.rand(2 * e * r, generator=generator, device=dev)
