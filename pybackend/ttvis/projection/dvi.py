@@ -156,7 +156,7 @@ class DVI(VisMethod):
             bpos = inv.encode(bnd) if len(bnd) else np.zeros((0, 2), np.float32)
             prev_xy = torch.as_tensor(positions[fit], device=dev)
             prev_knn = prep["knn"]
-            self._state["boundary"] = torch.as_tensor(bnd)
+            self._state["boundary"] = torch.tensor(np.asarray(bnd))  # a copy: a Ray worker's array is read-only
             yield EpochResult.make(e, positions, inv, bnd, bpos, dim=source.dim, stats={
                 **stats, "boundary_samples": int(len(bnd)), "edges": len(edges)})
 
