@@ -143,6 +143,7 @@ class DVI(VisMethod):
             x = source.representation(e)
             xn = ((np.asarray(x[fit], np.float32) - mean) / scale).astype(np.float32)
             nodes = torch.as_tensor(np.concatenate([xn, ((bnd - mean) / scale).astype(np.float32)]), device=dev)
+            del xn
             edges = Edges(prep["head"], prep["tail"], prep["weight"])
             prev = None
             if prev_knn is not None:
@@ -157,8 +158,10 @@ class DVI(VisMethod):
             prev_xy = torch.as_tensor(positions[fit], device=dev)
             prev_knn = prep["knn"]
             self._state["boundary"] = torch.tensor(np.asarray(bnd))  # a copy: a Ray worker's array is read-only
+            n_edges = len(edges)
+            del nodes, edges, prev, prep  # not held while the caller measures this epoch and the next is prepared
             yield EpochResult.make(e, positions, inv, bnd, bpos, dim=source.dim, stats={
-                **stats, "boundary_samples": int(len(bnd)), "edges": len(edges)})
+                **stats, "boundary_samples": int(len(bnd)), "edges": n_edges})
 
     def train_epoch(self, i: int, epoch: int, nodes: torch.Tensor, edges: Any, prev: dict[str, Any] | None,
                     source: EpochSource, norm: tuple[np.ndarray, float], cancel: threading.Event | None,
@@ -170,7 +173,7 @@ class DVI(VisMethod):
             self._model, nodes, edges, self.terms(i, self._model, nodes, prev, source, epoch, norm),
             negative_sample_rate=p.negative_sample_rate, learning_rate=p.learning_rate, batch_size=p.batch_size,
             max_epochs=p.first_epochs if i == 0 else p.max_epochs, patience=p.patience, generator=self._gen,
-            n_samples=len(source.fit_index), cancel=cancel).as_dict()
+            n_samples=len(source.fit_index), cancel=cancel, negatives="batch").as_dict()
 
     def epoch_state(self, result: EpochResult) -> dict[str, Any]:
         """The frozen encoder/decoder with its normalisation, the boundary samples, and the

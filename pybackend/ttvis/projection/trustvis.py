@@ -118,7 +118,7 @@ class Trustvis(DVI):
             self._dim_weight[:n][wrong] *= p.al_boost
             train_vis_model(self._model, nodes, edges, self.terms(i, self._model, nodes, prev, source, epoch, norm), negative_sample_rate=p.negative_sample_rate,
                             learning_rate=p.learning_rate, batch_size=p.batch_size, max_epochs=p.max_epochs,
-                            patience=p.patience, generator=self._gen, n_samples=n, cancel=cancel)
+                            patience=p.patience, generator=self._gen, n_samples=n, cancel=cancel, negatives="batch")
         if rounds:
             stats["al_changed_predictions"] = rounds
         return stats
