@@ -161,3 +161,31 @@ def test_knn_exact_and_pynndescent_agree(digits_run):
     b, _ = knn_graph(x, 10, exact=False)
     overlap = np.mean([len(set(p) & set(q)) / 10 for p, q in zip(a, b)])
     assert overlap > 0.95
+
+
+@pytest.mark.parametrize("negatives", ["uniform", "batch"])
+def test_a_large_complex_trains_with_pooled_or_in_batch_negatives(negatives):
+    """Above what one step touches, negatives come from a uniform pool or the batch's edge ends
+    (trainer docstring): either way the 2-D map keeps the digits classes apart."""
+    from sklearn.datasets import load_digits
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from ttvis.projection.losses import ReconstructionTerm, UmapTerm, umap_ab
+    from ttvis.projection.networks import VisModel
+    from ttvis.projection.trainer import train_vis_model
+
+    digits = load_digits()
+    x = ((digits.data - digits.data.mean(0)) / digits.data.std()).astype(np.float32)
+    edges = dvi_complex(x, None, 15, 0)
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    model = VisModel(64, [64, 64])
+    a, b = umap_ab(1.0, 0.1)
+    stats = train_vis_model(model, torch.as_tensor(x), edges, [UmapTerm(a, b), ReconstructionTerm(1.0)],
+                            negative_sample_rate=5, learning_rate=0.01, batch_size=128, max_epochs=4, patience=4,
+                            generator=gen, n_samples=len(x), negatives=negatives)  # 1,797 nodes > 128 * 6: the pooled path
+    assert stats.epochs == 4 and np.isfinite(stats.loss)
+    with torch.no_grad():
+        xy = model.encode(torch.as_tensor(x)).numpy()
+    knn = KNeighborsClassifier(5).fit(xy[::2], digits.target[::2])
+    assert knn.score(xy[1::2], digits.target[1::2]) > 0.85
