@@ -596,9 +596,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {_schema_error(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        path = getattr(args, "path", None) or getattr(args, "out", None)
-        print(f"\ninterrupted: every finished epoch's outputs in {path} are complete and readable", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted(args)
+    except SystemError as exc:  # Ctrl-C inside a numba function surfaces as SystemError, KeyboardInterrupt as context
+        if _caused_by_interrupt(exc):
+            return _interrupted(args)
+        raise
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    """True when ``exc`` was raised while a KeyboardInterrupt was being handled (its cause/context chain)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _interrupted(args: argparse.Namespace) -> int:
+    path = getattr(args, "path", None) or getattr(args, "out", None)
+    print(f"\ninterrupted: every finished epoch's outputs in {path} are complete and readable", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

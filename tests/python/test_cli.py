@@ -89,6 +89,30 @@ def test_ctrl_c_keeps_finished_epochs(run_copy, cli_env):
     assert not [p for p in res.dir.rglob("*.tmp")], "no temp files left behind"
 
 
+def test_ctrl_c_inside_a_numba_function_is_an_interrupt(capsys, monkeypatch):
+    """Ctrl-C while numba runs (umap's smooth_knn_dist) surfaces as SystemError caused by KeyboardInterrupt
+    (seen in CI); the CLI must still exit 130 with its "interrupted" line, and re-raise other SystemErrors."""
+    from ttvis import cli
+
+    def numba_interrupted(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as ki:
+            raise SystemError("CPUDispatcher(<function smooth_knn_dist>) returned a result with an exception set") from ki
+
+    def other(args):
+        raise SystemError("something else")
+
+    run = cli.build_parser("DVI").parse_args(["eval", "/runs/x"])
+    monkeypatch.setattr(cli, "build_parser", lambda method: type("P", (), {"parse_args": lambda self, argv: run})())
+    run.func = numba_interrupted
+    assert cli.main(["eval", "/runs/x"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    run.func = other
+    with pytest.raises(SystemError, match="something else"):
+        cli.main(["eval", "/runs/x"])
+
+
 @pytest.mark.parametrize("args,needle", [
     (["visualize", "/no/such/run"], "/no/such/run: expected a training-dynamic folder"),
     (["visualize", "{run}", "--method", "TSNE"], "unknown visualization method 'TSNE'"),
