@@ -385,7 +385,7 @@ def _add_temporal(tdyn: TrainingDynamics, res: VisResults, evals: dict[str, Any]
     from ttvis.projection.parametric import normaliser
 
     done = [e for e in epochs if str(e) in evals["epochs"]]
-    sample = temporal_sample(tdyn.n_samples)
+    sample = temporal_sample(tdyn.n_samples, epochs=len(done), dims=tdyn.dim)
     high = []
     for e in done:  # each epoch standardised (its training samples' mean and root mean variance), as the methods see it
         x = tdyn.representation(e)

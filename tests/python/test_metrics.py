@@ -63,6 +63,60 @@ def test_temporal_ranking_perfect_and_reversed():
     assert temporal_ranking(highs, far, 5) < -0.99
 
 
+def test_temporal_measures_in_chunks_equal_their_definitions(monkeypatch):
+    """The chunked one-pass measures (memory bounded by CHUNK_BYTES) against a direct, per-sample
+    reading of each paper's definition, on digits features drifting over 12 epochs, with samples
+    that do not move between two epochs (distance exactly 0: ties) and a chunk of 7 samples."""
+    from scipy.stats import spearmanr
+
+    from ttvis.metrics import temporal
+
+    rng = np.random.default_rng(3)
+    x = PCA(16, random_state=0).fit_transform(_digits()[:120]).astype(np.float32)
+    high, low = [], []
+    for t in range(12):
+        h = x + t * 0.5 * rng.normal(size=x.shape).astype(np.float32)
+        l = h[:, :2] + rng.normal(size=(120, 2)).astype(np.float32)
+        if t == 4:  # samples 0..29 rest between epochs 3 and 4, in both spaces
+            h[:30], l[:30] = high[3][:30], low[3][:30]
+        high.append(h.astype(np.float32))
+        low.append(l.astype(np.float32))
+    monkeypatch.setattr(temporal, "CHUNK_BYTES", 7 * 8 * (12 * 16 + 16 * 144))
+    assert temporal._chunk(12, 16) == 7
+    got = temporal.temporal_measures(high, low, k_slices=3)
+
+    T, N = 12, 120
+    dh = np.array([[[np.linalg.norm(high[i][n].astype(np.float64) - high[j][n]) for j in range(T)] for i in range(T)] for n in range(N)])
+    dl = np.array([[[np.linalg.norm(low[i][n].astype(np.float64) - low[j][n]) for j in range(T)] for i in range(T)] for n in range(N)])
+    for ref in (0, 4, 11):  # TimeVis: per sample, Spearman of the distances from the reference epoch
+        others = [j for j in range(T) if j != ref]
+        want = np.mean([spearmanr(dh[n, ref, others], dl[n, ref, others]).statistic for n in range(N)])
+        assert abs(got["ranking_per_epoch"][ref] - want) < 1e-9
+    assert got["ranking_first"] == got["ranking_per_epoch"][0]
+    mh = np.concatenate([dh[:, t, t + 1] for t in range(T - 1)])  # Vernier et al.: movement per (sample, step)
+    ml = np.concatenate([dl[:, t, t + 1] for t in range(T - 1)])
+    assert (mh == 0).sum() == 30 and (ml == 0).sum() == 30
+    assert abs(got["stability"] - spearmanr(mh, ml).statistic) < 1e-9
+    overlap = []  # M-PHATE: per sample and epoch, shared k nearest other epochs / k
+    for n in range(N):
+        for t in range(T):
+            nh = set(sorted((j for j in range(T) if j != t), key=lambda j: dh[n, t, j])[:3])
+            nl = set(sorted((j for j in range(T) if j != t), key=lambda j: dl[n, t, j])[:3])
+            overlap.append(len(nh & nl) / 3)
+    assert abs(got["interslice_knn"] - np.mean(overlap)) < 0.01  # ties among equal distances may pick other epochs
+
+
+def test_temporal_sample_keeps_every_epochs_representations_within_budget():
+    from ttvis.metrics.report import TEMPORAL_BYTES, TEMPORAL_MAX, TEMPORAL_MIN, temporal_sample
+
+    assert len(temporal_sample(1797, epochs=20, dims=512)) == 1797
+    assert len(temporal_sample(50_000, epochs=20, dims=512)) == TEMPORAL_MAX
+    big = temporal_sample(50_000, epochs=200, dims=512)
+    assert len(big) == TEMPORAL_BYTES // (4 * 200 * 512) and len(big) * 200 * 512 * 4 <= TEMPORAL_BYTES
+    assert np.array_equal(big, np.unique(big))
+    assert len(temporal_sample(50_000, epochs=200, dims=4096)) == TEMPORAL_MIN
+
+
 def test_trustworthiness_is_sklearns_and_continuity_swaps_roles():
     x = _digits()[:500]
     y = PCA(2, random_state=0).fit_transform(x)

@@ -13,6 +13,8 @@ from ttvis.projection.base import EpochResult
 
 K = 15
 TEMPORAL_MAX = 3000  # samples scored by the temporal measures (a fixed random subset above this)
+TEMPORAL_BYTES = 256 * 2**20  # at most this much of the scored samples' float32 representations over all epochs...
+TEMPORAL_MIN = 500  # ...unless that leaves fewer samples than this
 
 #: per-epoch keys summarised as "final" and "mean" (in this order in tables)
 EPOCH_KEYS = ["npr_train", "npr_test", "npr_boundary", "ppr_train", "ppr_test", "temporal_ranking",
@@ -74,8 +76,13 @@ def epoch_metrics(x: np.ndarray, result: EpochResult, train: np.ndarray, test: n
     return m
 
 
-def temporal_sample(n: int, seed: int = 0, limit: int = TEMPORAL_MAX) -> np.ndarray:
-    """The samples the temporal measures score: all up to ``limit``, else a fixed random subset."""
+def temporal_sample(n: int, seed: int = 0, limit: int = TEMPORAL_MAX, epochs: int = 1, dims: int = 1) -> np.ndarray:
+    """The samples the temporal measures score: all up to ``limit``, else a fixed random subset
+    (int64 indices, sorted). The measures hold the scored samples' representations of every epoch
+    at once, so with ``epochs`` x ``dims`` large the limit drops to keep them within
+    :data:`TEMPORAL_BYTES` of float32 (never below :data:`TEMPORAL_MIN` samples); ``eval.json``
+    records the count scored."""
+    limit = min(limit, max(TEMPORAL_MIN, TEMPORAL_BYTES // (4 * max(1, epochs) * max(1, dims))))
     return np.arange(n) if n <= limit else np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
 
 
