@@ -63,7 +63,9 @@ class TrainingDynamics:
             labels / index / info files are malformed; later, on reading a bad epoch.
     """
 
-    CACHE_BYTES = 512 << 20  # open epochs kept, in bytes of array data
+    # open epochs kept, in bytes of array data; memory-mapped pages once read count in the
+    # process's resident memory while mapped, so keep few (re-mapping an epoch is cheap)
+    CACHE_BYTES = 192 << 20
 
     def __init__(self, path: str | os.PathLike, roots: Sequence[str | os.PathLike] = ()):
         self.path = Path(path).expanduser().resolve()

@@ -68,7 +68,7 @@ def exact_neighbours(pool: np.ndarray, query: np.ndarray, k: int, query_index: n
     centre = np.zeros(pool.shape[1]) if wide else pool.mean(0, dtype=np.float64).astype(np.float32)
     pt = torch.as_tensor(np.asarray(pool, centre.dtype) - centre, dtype=dt)
     sq = (pt * pt).sum(1)
-    chunk = max(1, min(chunk, 2**25 // max(n, 1)))  # a distance block of at most 32 M entries
+    chunk = max(1, min(chunk, 2**23 // max(n, 1)))  # a distance block of at most 8 M entries (32 MB in float32)
     idx_out, dist_out = [], []
     for s in range(0, q, chunk):
         qt = torch.as_tensor(np.asarray(query[s : s + chunk], centre.dtype) - centre, dtype=dt)

@@ -90,7 +90,10 @@ class TimeVis(VisMethod):
         k = min(p.n_neighbors, len(fit) - 1)
         m = per_epoch_count(len(fit), len(epochs), p.selection_share, k)
         rng = np.random.default_rng(self.seed)
-        picks, xs, prev = [], [], None
+        # only the selected samples' rows are kept (an epoch's full [N, D] is read, selected from, let go)
+        picks: list[np.ndarray] = []
+        feats: list[np.ndarray | None] = []
+        prev = None
         for t, e in enumerate(epochs):
             check_cancel(cancel)
             stage(e, f"selecting {m} of {len(fit)} samples (k-center greedy)")
@@ -98,7 +101,8 @@ class TimeVis(VisMethod):
             xn = ((source.representation(e)[fit] - mean) / scale).astype(np.float32)
             sel = np.sort(k_center_greedy(xn, m, self.seed + t, start=None if prev is None else prev[: m // 2]))
             picks.append(sel)
-            xs.append(xn)
+            feats.append(xn[sel])
+            del xn
             prev = rng.permutation(sel)
         offsets = np.cumsum([0] + [len(s) for s in picks])
         n_nodes = int(offsets[-1])
@@ -108,7 +112,7 @@ class TimeVis(VisMethod):
         where = [dict(zip(s.tolist(), range(len(s)))) for s in picks]
         for t, e in enumerate(epochs):
             stage(e, "spatio-temporal complex")
-            sel, xn = picks[t], xs[t][picks[t]]
+            sel, xn = picks[t], feats[t]
             idx, dist = knn_graph(xn, k + 1, self.seed)
             o = offsets[t]
             rows_i[o : o + len(sel), : k + 1] = idx + o
@@ -118,15 +122,16 @@ class TimeVis(VisMethod):
                 u = t + dt
                 if 0 <= u < len(epochs):
                     there = np.array([where[u].get(i, -1) for i in sel.tolist()])
-                    ok = there >= 0
+                    ok = there >= 0  # the sample is a node of epoch u too: an edge to that node
                     rows_i[o + np.flatnonzero(ok), col] = offsets[u] + there[ok]
-                    rows_d[o + np.flatnonzero(ok), col] = np.linalg.norm(xn[ok] - xs[u][sel[ok]], axis=1)
+                    rows_d[o + np.flatnonzero(ok), col] = np.linalg.norm(xn[ok] - feats[u][there[ok]], axis=1)
                 col += 1
         finite = rows_d[rows_i >= 0]
         rows_d[rows_i < 0] = 2 * float(finite.max()) if finite.size else 1.0  # missing: far away (and skipped: index -1)
         edges = [fuzzy_complex(rows_i, rows_d, self.seed)]
-        nodes = [xs[t][picks[t]] for t in range(len(epochs))]
-        bnds: list[np.ndarray] = []
+        del rows_i, rows_d, finite
+        bnds: list[np.ndarray] = []  # raw, per epoch
+        bns: list[np.ndarray] = []  # normalised
         b_off = n_nodes
         for t, e in enumerate(epochs):
             head = source.head(e)
@@ -134,20 +139,26 @@ class TimeVis(VisMethod):
             n_b = int(round(p.boundary_ratio * len(picks[t])))
             if head is not None and n_b > 0:
                 stage(e, "boundary samples")
-                x_sel = source.representation(e)[fit][picks[t]].astype(np.float32)
+                x_sel = np.asarray(source.representation(e)[fit[picks[t]]], np.float32)
                 bnd, _ = boundary_samples(x_sel, head.probabilities(x_sel).argmax(1), head.fn, n_b, rng,
                                           p.boundary_tolerance, p.boundary_steps, self.device)
             bnds.append(bnd)
             if len(bnd):
                 mean, scale = norms[t]
                 bn = ((bnd - mean) / scale).astype(np.float32)
-                e_b = dvi_complex(xs[t][picks[t]], bn, k, self.seed)
+                bns.append(bn)
+                e_b = dvi_complex(feats[t], bn, k, self.seed)
                 touch = (e_b.head >= len(picks[t])) | (e_b.tail >= len(picks[t]))
                 remap = lambda a, t=t, ns=len(picks[t]), bo=b_off: np.where(a < ns, a + offsets[t], a - ns + bo)  # noqa: E731
                 edges.append(Edges(remap(e_b.head[touch]), remap(e_b.tail[touch]), e_b.weight[touch]))
-                nodes.append(bn)
                 b_off += len(bn)
-        all_nodes = np.concatenate(nodes[: len(epochs)] + nodes[len(epochs):]).astype(np.float32)
+        # every node in one array, filled block by block while each epoch's rows are let go (one copy at a time)
+        all_nodes = np.empty((b_off, source.dim), np.float32)
+        for t in range(len(epochs)):
+            all_nodes[offsets[t] : offsets[t + 1]] = feats[t]
+            feats[t] = None
+        if bns:
+            all_nodes[n_nodes:] = np.concatenate(bns)
         # each node's epoch (boundary nodes: their epoch's), for negatives drawn within the frame
         group = np.concatenate([np.full(len(picks[t]), t) for t in range(len(epochs))]
                                + [np.full(len(b), t) for t, b in enumerate(bnds)]).astype(np.int64)
