@@ -133,6 +133,23 @@ def test_stdio_read_methods_match_disk(workspace):
         assert ep["scale"] == pytest.approx(np.load(run / "visualize/DVI/scale/7.npy").tolist())
         assert ep["metrics"]["npr_train"] > 0.3
 
+        # the server keeps an epoch's encoded arrays; a rewritten file is served anew
+        res_dir = run / "visualize/DVI"
+        moved = xy + np.float32(1.0)
+        np.save(res_dir / "projection/7.tmp.npy", moved)
+        os.replace(res_dir / "projection/7.tmp.npy", res_dir / "projection/7.npy")
+        ev_text = (res_dir / "eval.json").read_text()
+        ev = json.loads(ev_text)
+        ev["epochs"]["7"]["npr_train"] = 0.125
+        (res_dir / "eval.tmp").write_text(json.dumps(ev))
+        os.replace(res_dir / "eval.tmp", res_dir / "eval.json")
+        again = await s.request("ttvis/epoch", {"path": str(run), "method": "DVI", "epoch": 7})
+        assert np.array_equal(decode_array(again["projection"]), moved) and again["metrics"]["npr_train"] == 0.125
+        np.save(res_dir / "projection/7.tmp.npy", xy)  # put both back for the other tests
+        os.replace(res_dir / "projection/7.tmp.npy", res_dir / "projection/7.npy")
+        (res_dir / "eval.tmp").write_text(ev_text)
+        os.replace(res_dir / "eval.tmp", res_dir / "eval.json")
+
         smp = await s.request("ttvis/sample", {"path": str(run), "index": 42, "method": "DVI"})
         assert smp["label"] == int(np.load(run / "dataset/label/labels.npy")[42])
         assert base64.b64decode(smp["sprite"])[:4] == b"\x89PNG"

@@ -77,6 +77,7 @@ class TtvisApi:
         self._runs: dict[Path, TrainingDynamics] = {}
         self._grown_checked: dict[Path, float] = {}  # when each open run was last checked for new epochs
         self._derived: dict[tuple, Any] = {}
+        self._open_results: dict[tuple, VisResults] = {}
         self.set_roots(roots)
 
     # ---- paths --------------------------------------------------------------
@@ -133,7 +134,14 @@ class TtvisApi:
             raise ApiError(INVALID_PARAMS, str(exc)) from None
 
     def _vis(self, run: TrainingDynamics, method: str) -> VisResults:
-        return VisResults(run.path, method, run.n_samples, roots=self.roots)
+        # kept per (run, method, roots): opening resolves the run and every root (it holds no other state)
+        key = (run.path, method, run.n_samples, tuple(self.roots))
+        res = self._open_results.get(key)
+        if res is None:
+            if len(self._open_results) > 64:
+                self._open_results.clear()
+            res = self._open_results[key] = VisResults(run.path, method, run.n_samples, roots=self.roots)
+        return res
 
     def _results(self, run: TrainingDynamics, method: str) -> VisResults:
         res = self._vis(run, method)
@@ -141,10 +149,10 @@ class TtvisApi:
             raise ApiError(NO_RESULTS, f"{run.path}: no {method} results yet; run training first (ttvis/train or `ttvis visualize`)")
         return res
 
-    def _epoch_of(self, run: TrainingDynamics, res: VisResults, epoch: Any) -> int:
+    def _epoch_of(self, run: TrainingDynamics, res: VisResults, epoch: Any, done: list[int] | None = None) -> int:
         if not isinstance(epoch, int) or isinstance(epoch, bool):
             raise ApiError(INVALID_PARAMS, "params.epoch: expected an integer epoch")
-        done = res.epochs()
+        done = res.epochs() if done is None else done
         if epoch not in done:
             job = self._job_for(run.path)
             hint = " (training is still running)" if job and job.status == "running" else ""
@@ -269,31 +277,41 @@ class TtvisApi:
 
     def epoch(self, params: dict) -> dict:
         """``ttvis/epoch {path, method, epoch}`` -> projection, predictions, labels, split, scale,
-        background and metrics of one epoch (arrays as base64, see :mod:`ttvis.server.encoding`)."""
+        background and metrics of one epoch (arrays as base64, see :mod:`ttvis.server.encoding`).
+        Everything read from a file is kept encoded, keyed by that file's mtime, so a repeated
+        fetch costs a few ``stat`` calls (a 50k-sample epoch is 1.7 MB of JSON)."""
         run = self._run(params.get("path"), params.get("epoch"))
         method = self._method(params.get("method", "DVI"))
         res = self._results(run, method)
-        e = self._epoch_of(run, res, params.get("epoch"))
+        done = res.epochs()
+        e = self._epoch_of(run, res, params.get("epoch"), done)
         try:
             xy = self._cached(("proj", run.path, method, e, (res.projection_path(e),)), lambda: res.projection(e))
-            scale = res.scale(e)
+            scale = self._cached(("scale", run.path, method, e, (res.scale_path(e),)), lambda: res.scale(e))
+            metrics = self._cached(("eval", run.path, method, (res.eval_path,)), res.eval)["epochs"].get(str(e), {})
         except DynamicsError as exc:
             raise ApiError(BAD_RUN, str(exc)) from None
-        pc = self._pred_conf(run, e)
+        pred = None
+        if run.has_predictions:
+            def wire() -> tuple[dict, dict]:
+                pc = self._pred_conf(run, e)
+                return encode_array(pc[0], "int32"), encode_array(pc[1], "float32")
+
+            pred = self._cached(("predb64", run.path, e, tuple(run.prediction_files(e))), wire)
         static = self._cached(("static", run.path, ()), lambda: {
             "label": encode_array(run.labels, "int32"),
             "train": encode_array(run.split_mask(), "uint8"),
         })
         bg = self._cached(("bg", run.path, method, e, (res.background_path(e),)), lambda: encode_bytes(res.background_png(e)))
         return {
-            "path": str(run.path), "method": method, "epoch": e, "epochs": res.epochs(),
+            "path": str(run.path), "method": method, "epoch": e, "epochs": done,
             "projection": self._cached(("projb64", run.path, method, e, (res.projection_path(e),)), lambda: encode_array(xy)),
-            "predicted": encode_array(pc[0], "int32") if pc else None,
-            "confidence": encode_array(pc[1], "float32") if pc else None,
+            "predicted": pred[0] if pred else None,
+            "confidence": pred[1] if pred else None,
             "label": static["label"], "train": static["train"],
             "scale": scale.tolist() if scale is not None else _bounds(xy),
             "background": bg,
-            "metrics": _jsonable(res.epoch_metrics(e)),
+            "metrics": _jsonable(dict(metrics)),
         }
 
     def sample(self, params: dict) -> dict:
@@ -685,11 +703,15 @@ def _preprocessable_epochs(p: Path) -> list[int]:
     return found[0].epochs() if found else []
 
 
-def _mtime(f: Path) -> float | None:
+def _mtime(f: Path) -> tuple[int, int, int] | None:
+    """What identifies a version of file ``f`` (mtime, inode, size; None when absent): every
+    writer replaces a file by renaming a new one over it, which changes the inode even within
+    one tick of the file-system clock."""
     try:
-        return f.stat().st_mtime_ns
+        st = f.stat()
     except OSError:
         return None
+    return st.st_mtime_ns, st.st_ino, st.st_size
 
 
 def _ranges(ep: list[int]) -> str:
