@@ -592,14 +592,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     try:
         return int(args.func(args) or 0)
-    except (DynamicsError, ValueError, FileNotFoundError, LockedError, RuntimeError) as exc:
-        print(f"error: {_schema_error(exc)}", file=sys.stderr)
-        return EXIT_ERROR
     except KeyboardInterrupt:
         return _interrupted(args)
-    except SystemError as exc:  # Ctrl-C inside a numba function surfaces as SystemError, KeyboardInterrupt as context
+    except Exception as exc:
+        # Ctrl-C inside native code can surface as another error raised from the KeyboardInterrupt
+        # (numba: "SystemError: CPUDispatcher(...) returned a result with an exception set")
         if _caused_by_interrupt(exc):
             return _interrupted(args)
+        if isinstance(exc, (DynamicsError, ValueError, FileNotFoundError, LockedError, RuntimeError)):
+            print(f"error: {_schema_error(exc)}", file=sys.stderr)
+            return EXIT_ERROR
         raise
 
 

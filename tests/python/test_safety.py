@@ -251,6 +251,7 @@ class RawServer:
                                        daemon=True)
         self._drain.start()
         self.n = 0
+        self.notes: list[dict] = []  # notifications read while waiting for an answer
         self.request("initialize", {"processId": None, "rootUri": root.as_uri(), "capabilities": {},
                                     "initializationOptions": {"trusted": trusted},
                                     "workspaceFolders": [{"uri": root.as_uri(), "name": "ws"}]})
@@ -284,8 +285,17 @@ class RawServer:
                 return r
             if "method" in r and "id" in r:  # a server request (progress create): accept
                 self.send({"jsonrpc": "2.0", "id": r["id"], "result": None})
+            elif "method" in r:  # a notification that came before the answer: wait_note looks here first
+                self.notes.append(r)
 
     def wait_note(self, method: str, timeout: float = 300) -> dict:
+        """The params of the next ``method`` notification (one that came while a request waited
+        for its answer counts: a job may finish before ``ttvis/cancel`` is answered)."""
+        for i, r in enumerate(self.notes):
+            if r["method"] == method:
+                del self.notes[: i + 1]
+                return r["params"]
+        self.notes.clear()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             r = self.read()
