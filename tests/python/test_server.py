@@ -143,12 +143,14 @@ def test_stdio_read_methods_match_disk(workspace):
         ev["epochs"]["7"]["npr_train"] = 0.125
         (res_dir / "eval.tmp").write_text(json.dumps(ev))
         os.replace(res_dir / "eval.tmp", res_dir / "eval.json")
-        again = await s.request("ttvis/epoch", {"path": str(run), "method": "DVI", "epoch": 7})
-        assert np.array_equal(decode_array(again["projection"]), moved) and again["metrics"]["npr_train"] == 0.125
-        np.save(res_dir / "projection/7.tmp.npy", xy)  # put both back for the other tests
-        os.replace(res_dir / "projection/7.tmp.npy", res_dir / "projection/7.npy")
-        (res_dir / "eval.tmp").write_text(ev_text)
-        os.replace(res_dir / "eval.tmp", res_dir / "eval.json")
+        try:
+            again = await s.request("ttvis/epoch", {"path": str(run), "method": "DVI", "epoch": 7})
+            assert np.array_equal(decode_array(again["projection"]), moved) and again["metrics"]["npr_train"] == 0.125
+        finally:  # put both back for the other tests (the workspace is shared)
+            np.save(res_dir / "projection/7.tmp.npy", xy)
+            os.replace(res_dir / "projection/7.tmp.npy", res_dir / "projection/7.npy")
+            (res_dir / "eval.tmp").write_text(ev_text)
+            os.replace(res_dir / "eval.tmp", res_dir / "eval.json")
 
         smp = await s.request("ttvis/sample", {"path": str(run), "index": 42, "method": "DVI"})
         assert smp["label"] == int(np.load(run / "dataset/label/labels.npy")[42])

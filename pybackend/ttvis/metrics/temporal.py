@@ -57,16 +57,18 @@ def _chunk(t: int, d: int) -> int:
 
 def _distances(rows: list[np.ndarray], s: slice) -> np.ndarray:
     """Every sample's Euclidean distances between its own epochs: float64 ``[S, T, T]`` for the
-    samples ``s`` of ``rows`` (T arrays ``[N, D]``). From the Gram matrix (BLAS), with squared
-    distances below 1e-12 of the squared norms taken as 0 (float32 inputs: below their precision),
-    so a sample that did not move has distance exactly 0 between those epochs."""
+    samples ``s`` of ``rows`` (T arrays ``[N, D]``). From the Gram matrix (BLAS) of each sample's
+    positions centred on its own mean over the epochs (so where the layout sits does not cost
+    precision), with squared distances below 1e-14 of the squared norms (rounding in the Gram
+    product) taken as 0: a sample that did not move has distance exactly 0 between those epochs."""
     import torch
 
     x = torch.as_tensor(np.stack([r[s] for r in rows], 1), dtype=torch.float64)  # [S, T, D]
+    x = x - x.mean(1, keepdim=True)
     g = torch.bmm(x, x.transpose(1, 2))
     n = torch.diagonal(g, dim1=1, dim2=2)
     d2 = n[:, :, None] + n[:, None, :] - 2 * g
-    d2[d2 <= 1e-12 * (n[:, :, None] + n[:, None, :])] = 0.0
+    d2[d2 <= 1e-14 * (n[:, :, None] + n[:, None, :])] = 0.0
     return torch.sqrt(d2).numpy()
 
 

@@ -286,7 +286,10 @@ class TtvisApi:
         done = res.epochs()
         e = self._epoch_of(run, res, params.get("epoch"), done)
         try:
-            xy = self._cached(("proj", run.path, method, e, (res.projection_path(e),)), lambda: res.projection(e))
+            # positions and their encoding under one stamp (a file replaced between two lookups
+            # must not leave the old positions cached under the new file's stamp)
+            xy, xy_wire = self._cached(("projb64", run.path, method, e, (res.projection_path(e),)),
+                                       lambda: (lambda a: (a, encode_array(a)))(res.projection(e)))
             scale = self._cached(("scale", run.path, method, e, (res.scale_path(e),)), lambda: res.scale(e))
             metrics = self._cached(("eval", run.path, method, (res.eval_path,)), res.eval)["epochs"].get(str(e), {})
         except DynamicsError as exc:
@@ -305,7 +308,7 @@ class TtvisApi:
         bg = self._cached(("bg", run.path, method, e, (res.background_path(e),)), lambda: encode_bytes(res.background_png(e)))
         return {
             "path": str(run.path), "method": method, "epoch": e, "epochs": done,
-            "projection": self._cached(("projb64", run.path, method, e, (res.projection_path(e),)), lambda: encode_array(xy)),
+            "projection": xy_wire,
             "predicted": pred[0] if pred else None,
             "confidence": pred[1] if pred else None,
             "label": static["label"], "train": static["train"],
