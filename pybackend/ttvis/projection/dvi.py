@@ -60,7 +60,7 @@ class DVI(VisMethod):
     config_keys: ClassVar[dict[str, str]] = {"N_NEIGHBORS": "n_neighbors", "LAMBDA1": "lambda1", "LAMBDA2": "lambda2",
                                              "MAX_EPOCH": "max_epochs", "PATIENT": "patience", "BATCH_SIZE": "batch_size"}
     config_ignored: ClassVar[dict[str, str]] = {
-        "S_N_EPOCHS": "the original repeated each edge up to S_N_EPOCHS times per pass; ttvis samples edges by weight (max_epochs/first_epochs bound the passes)",
+        "S_N_EPOCHS": "the original repeated each edge up to S_N_EPOCHS times per pass; ttvis visits every edge once a pass and weights its loss by its membership strength (max_epochs/first_epochs bound the passes)",
         "B_N_EPOCHS": "the original's edge filter with B_N_EPOCHS dropped every boundary edge; ttvis keeps them all",
         "L_BOUND": "ttvis bisects the whole mixup range; its tolerance is boundary_tolerance",
     }
