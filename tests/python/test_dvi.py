@@ -189,3 +189,42 @@ def test_a_large_complex_trains_with_pooled_or_in_batch_negatives(negatives):
         xy = model.encode(torch.as_tensor(x)).numpy()
     knn = KNeighborsClassifier(5).fit(xy[::2], digits.target[::2])
     assert knn.score(xy[1::2], digits.target[1::2]) > 0.85
+
+
+def test_a_large_complex_checks_the_stopping_rule_every_round_but_not_before_a_whole_pass(monkeypatch):
+    """Rounds of at most CHECK_EDGES edges (trainer docstring): training stops sooner than when
+    the rule is checked once a pass, never before every edge has been seen once, and the map
+    still keeps the digits classes apart."""
+    from sklearn.datasets import load_digits
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from ttvis.projection import trainer
+    from ttvis.projection.losses import ReconstructionTerm, UmapTerm, umap_ab
+    from ttvis.projection.networks import VisModel
+
+    digits = load_digits()
+    x = ((digits.data - digits.data.mean(0)) / digits.data.std()).astype(np.float32)
+    edges = dvi_complex(x, None, 15, 0)
+    undirected = int((edges.head < edges.tail).sum())
+    a, b = umap_ab(1.0, 0.1)
+
+    def train(check_edges: int):
+        monkeypatch.setattr(trainer, "CHECK_EDGES", check_edges)
+        gen = torch.Generator().manual_seed(0)
+        torch.manual_seed(0)
+        model = VisModel(64, [64, 64])
+        stats = trainer.train_vis_model(model, torch.as_tensor(x), edges, [UmapTerm(a, b), ReconstructionTerm(1.0)],
+                                        negative_sample_rate=5, learning_rate=0.01, batch_size=256, max_epochs=8,
+                                        patience=2, generator=gen, n_samples=len(x), negatives="batch")
+        with torch.no_grad():
+            return stats, model.encode(torch.as_tensor(x)).numpy()
+
+    per_pass, _ = train(1 << 30)  # one round a pass: the rule as before rounds
+    rounds, xy = train(4096)  # 4 rounds a pass (as a 50,000-sample DVI epoch has)
+    one_pass = -(-undirected // 256)
+    assert one_pass <= rounds.steps < per_pass.steps
+    assert rounds.terms and np.isfinite(rounds.loss)
+    knn = KNeighborsClassifier(5).fit(xy[::2], digits.target[::2])
+    assert knn.score(xy[1::2], digits.target[1::2]) > 0.9
+    tiny, _ = train(1)  # a round per step: still at least one whole pass
+    assert tiny.steps >= one_pass
