@@ -109,7 +109,11 @@ class TimeVis(VisMethod):
         w = p.temporal_window
         rows_i = np.full((n_nodes, k + 1 + 2 * w), -1, np.int64)
         rows_d = np.zeros((n_nodes, k + 1 + 2 * w), np.float32)
-        where = [dict(zip(s.tolist(), range(len(s)))) for s in picks]
+        where = []  # per epoch: each sample's node row within the epoch, -1 where not selected
+        for sel in picks:
+            pos = np.full(len(fit), -1, np.int64)
+            pos[sel] = np.arange(len(sel))
+            where.append(pos)
         for t, e in enumerate(epochs):
             stage(e, "spatio-temporal complex")
             sel, xn = picks[t], feats[t]
@@ -121,7 +125,7 @@ class TimeVis(VisMethod):
             for dt in [d for d in range(-w, w + 1) if d]:
                 u = t + dt
                 if 0 <= u < len(epochs):
-                    there = np.array([where[u].get(i, -1) for i in sel.tolist()])
+                    there = where[u][sel]
                     ok = there >= 0  # the sample is a node of epoch u too: an edge to that node
                     rows_i[o + np.flatnonzero(ok), col] = offsets[u] + there[ok]
                     rows_d[o + np.flatnonzero(ok), col] = np.linalg.norm(xn[ok] - feats[u][there[ok]], axis=1)
