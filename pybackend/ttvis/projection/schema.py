@@ -64,7 +64,7 @@ class EncoderParams(NeighbourhoodParams):
     learning_rate: float = Field(0.01, ge=1e-6, le=1.0, description="Adam learning rate of the encoder/decoder")
     batch_size: int = Field(2048, ge=16, le=1 << 20, description="edges per optimisation step")
     max_epochs: int = Field(30, ge=1, le=10000, description="most optimisation epochs (passes over the edge set) per training")
-    patience: int = Field(2, ge=1, le=1000, description="stop after this many rounds (a pass, or at most 131,072 edges of one) without a 0.5% loss improvement")
+    patience: int = Field(2, ge=1, le=1000, description="stop after this many rounds (a pass, or about 131,072 edges of one) without a loss improvement of 0.5% a pass, pro rata")
 
 
 class UmapFitParams(NeighbourhoodParams):

@@ -9,13 +9,16 @@ edges in a random order.
 Stopping rule: training stops after ``patience`` rounds in which the round's mean loss did
 not beat the best so far by 0.5 % a pass, pro rata (0.125 % for a quarter of a pass), never
 before one whole pass (every edge is seen), or after ``max_epochs`` passes. A round is a whole pass when the complex has at most ``CHECK_EDGES`` undirected edges
-(the digits demo's: DVI's 16,000, TimeVis's 109,000; their results are as before rounds), else
-an equal share of a pass of at most ``CHECK_EDGES`` edges. A warm-started DVI epoch of 50,000
+(the digits demo's: DVI's 17,000, TimeVis's 109,000; their results are as before rounds), else
+an equal share of a pass of about ``CHECK_EDGES`` edges (rounded up to whole batches). A
+round's mean loss is over a random share of the edges, so on a plateau the pro-rata threshold
+is within its sampling noise: the rule then stops after ``patience`` rounds that did not beat
+the best round by chance. A warm-started DVI epoch of 50,000
 samples reaches its plateau within one pass of its 440,000 edges; checked once a pass, it ran
 4 passes (852 steps), 3 of them on the plateau. With rounds it runs 1-2 passes (212-318
 steps) at about the same NPR@15 (0.034-0.037 against 0.037-0.038 over the first 6 epochs;
 ``benchmarks/scale.py``'s 50,000 x 512 run, intrinsic 8). A cold start from a random model
-stops sooner too: on the digits (batch 256, 4 rounds a pass) 257 steps instead of 536, kNN
+stops sooner too: on the digits (batch 256, 5 rounds a pass) 257 steps instead of 536, kNN
 accuracy of the map 0.92 instead of 0.95 (tests/python/test_dvi.py).
 
 Negatives are uniform nodes by default. On a small complex a step encodes every node anyway.
@@ -55,8 +58,9 @@ class TrainStats:
     """What one training run of the vis model did (recorded in eval.json).
 
     Attributes:
-        epochs: optimisation epochs run; steps: optimiser steps.
-        loss: last epoch's mean total loss; terms: last epoch's mean of each term, by name.
+        epochs: passes started (the last may be partial); steps: optimiser steps.
+        loss: the last round's mean total loss (a whole pass on a small complex); terms: the
+            last round's mean of each term, by name.
         boundary_weight: share of the edge weight on edges touching a boundary sample.
     """
 
@@ -183,7 +187,7 @@ def train_vis_model(
                 steps += 1
                 tot += torch.stack([loss.detach(), *(v.detach() for v in values)]) * (e / span)
             last = tot.cpu()
-            if float(last[0]) < best * (1 - IMPROVEMENT * span / n_edges):  # 0.5 % a pass, pro rata
+            if float(last[0]) < best * (1 - IMPROVEMENT * (span / max(n_edges, 1))):  # 0.5 % a pass, pro rata
                 best, bad = float(last[0]), 0
             else:
                 bad += 1
