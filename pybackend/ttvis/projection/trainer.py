@@ -8,18 +8,19 @@ edges in a random order.
 
 Stopping rule: training stops after ``patience`` rounds in which the round's mean loss did
 not beat the best so far by 0.5 % a pass, pro rata (0.125 % for a quarter of a pass), never
-before one whole pass (every edge is seen), or after ``max_epochs`` passes. A round is a whole pass when the complex has at most ``CHECK_EDGES`` undirected edges
-(the digits demo's: DVI's 17,000, TimeVis's 109,000; their results are as before rounds), else
-an equal share of a pass of about ``CHECK_EDGES`` edges (rounded up to whole batches). A
-round's mean loss is over a random share of the edges, so on a plateau the pro-rata threshold
-is within its sampling noise: the rule then stops after ``patience`` rounds that did not beat
-the best round by chance. A warm-started DVI epoch of 50,000
-samples reaches its plateau within one pass of its 440,000 edges; checked once a pass, it ran
-4 passes (852 steps), 3 of them on the plateau. With rounds it runs 1-2 passes (212-318
-steps) at about the same NPR@15 (0.034-0.037 against 0.037-0.038 over the first 6 epochs;
-``benchmarks/scale.py``'s 50,000 x 512 run, intrinsic 8). A cold start from a random model
-stops sooner too: on the digits (batch 256, 5 rounds a pass) 257 steps instead of 536, kNN
-accuracy of the map 0.92 instead of 0.95 (tests/python/test_dvi.py).
+before one whole pass (every edge is seen), or after ``max_epochs`` passes. A round is a
+whole pass when the complex has at most ``CHECK_EDGES`` undirected edges (the digits demo's:
+DVI's 17,000, TimeVis's 109,000; their results are as before rounds), else an equal share of
+a pass of about ``CHECK_EDGES`` edges (rounded up to whole batches). A round's mean loss is
+over a random share of the edges, so on a plateau the pro-rata threshold is within its
+sampling noise: the rule then stops after ``patience`` rounds that did not beat the best
+round by chance. A warm-started DVI epoch of 50,000 samples reaches its plateau within one
+pass of its 440,000 edges; checked once a pass, it ran 4 passes (852 steps), 3 of them on
+the plateau. With rounds it runs 1-2 passes (212-318 steps) at about the same NPR@15
+(0.034-0.037 against 0.037-0.038 over the first 6 epochs; ``benchmarks/scale.py``'s 50,000 x
+512 run, intrinsic 8). A cold start from a random model stops sooner too: on the digits
+(batch 256, 5 rounds a pass) 257 steps instead of 536, kNN accuracy of the map 0.92 instead
+of 0.95 (tests/python/test_dvi.py).
 
 Negatives are uniform nodes by default. On a small complex a step encodes every node anyway.
 On a large one a uniform draw over all nodes made a step encode 5x more rows than its edges touch, and
@@ -51,6 +52,10 @@ RECON_NODES = 512  # nodes per step in the reconstruction-side terms (a random s
 NEGATIVE_POOL = 2  # on a large complex, uniform nodes per edge that a step draws its negatives from
 CHECK_EDGES = 1 << 17  # the stopping rule is checked at least every this many (undirected) edges
 IMPROVEMENT = 0.005  # the least relative improvement of the mean loss over a pass that counts (pro rata per round)
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 @dataclass
@@ -138,62 +143,66 @@ def train_vis_model(
     if groups is not None:
         g_of, g_start, g_size = (torch.as_tensor(np.asarray(a), dtype=torch.int64, device=dev) for a in groups)
     n_recon = min(m, RECON_NODES)
-    # the stopping rule is checked after every round: a whole pass on a small complex, at most
-    # CHECK_EDGES edges of a pass on a large one (see the module docstring)
-    rounds = -(-n_edges // CHECK_EDGES) if n_edges else 1
-    round_steps = max(1, -(-(-(-n_edges // rounds)) // batch_size))  # steps per round
+    def step(bi: torch.Tensor) -> torch.Tensor:
+        """One optimiser step on the undirected edges ``bi``; the total and each term's loss."""
+        h, t, w = head[bi], tail[bi], weight[bi]
+        e = h.shape[0]
+        if groups is None and encode_all:
+            neg = torch.randint(0, m, (2 * e * r,), generator=generator, device=dev)
+        elif groups is None:  # large complex: from a pool of uniform nodes, or the batch's own edge ends
+            pool = torch.cat([h, t]) if negatives == "batch" else \
+                torch.randint(0, m, (NEGATIVE_POOL * e,), generator=generator, device=dev)
+            neg = pool[torch.randint(0, pool.shape[0], (2 * e * r,), generator=generator, device=dev)]
+        else:  # within the end node's group: start + floor(u * size)
+            g = g_of[torch.cat([h, t])].repeat_interleave(r)
+            u = torch.rand(2 * e * r, generator=generator, device=dev)
+            neg = g_start[g] + (u * g_size[g]).long().clamp_max(g_size[g] - 1)
+        rec = torch.randint(0, m, (n_recon,), generator=generator, device=dev)
+        touched = torch.cat([h, t, neg, rec])
+        if encode_all:  # small graphs: every batch touches nearly every node anyway
+            uniq, inv = all_nodes, touched
+        else:
+            uniq, inv = torch.unique(touched, return_inverse=True)
+        z = model.encode(nodes if encode_all else nodes[uniq])
+        zi = z.index_select(0, inv)  # index_select: a cheaper backward than z[inv]
+        batch = Batch(model=model, nodes=nodes, n_samples=n_samples, weight=w,
+                      z_head=zi[:e], z_tail=zi[e : 2 * e], z_neg=zi[2 * e : 2 * e + 2 * e * r].reshape(2 * e, r, 2),
+                      rec_idx=rec, z_rec=zi[2 * e + 2 * e * r :], enc_idx=uniq, z_enc=z)
+        values = [term(batch) for term in active]
+        loss = sum(term.weight * v for term, v in zip(active, values))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return torch.stack([loss.detach(), *(v.detach() for v in values)])
+
+    # the stopping rule is checked after every round: a whole pass on a small complex, about
+    # CHECK_EDGES edges of a pass (whole batches) on a large one (see the module docstring)
+    starts = list(range(0, n_edges, batch_size))  # each step's first edge within a pass
+    round_steps = max(1, _ceil_div(_ceil_div(n_edges, _ceil_div(n_edges, CHECK_EDGES) or 1), batch_size))
+    rounds = [starts[i : i + round_steps] for i in range(0, max(len(starts), 1), round_steps)]
     best, bad, steps, ep = float("inf"), 0, 0, 0
     last = torch.zeros(1 + len(active))
-    stop = False
+    done = False
     for ep in range(1, max_epochs + 1):
         if on_pass:
             on_pass(ep, max_epochs)
         order = torch.randperm(n_edges, generator=generator, device=dev)
-        starts = list(range(0, n_edges, batch_size))
-        for r0 in range(0, max(len(starts), 1), round_steps):
+        for k, round_starts in enumerate(rounds):
+            span = max(1, min(n_edges, (k + 1) * round_steps * batch_size) - k * round_steps * batch_size)  # its edges
             tot = torch.zeros(1 + len(active), device=dev)
-            span = max(1, min(n_edges, (r0 + round_steps) * batch_size) - r0 * batch_size)  # this round's edges
-            for s in starts[r0 : r0 + round_steps]:
+            for s in round_starts:
                 check_cancel(cancel)
                 bi = order[s : s + batch_size]
-                h, t, w = head[bi], tail[bi], weight[bi]
-                e = h.shape[0]
-                if groups is None and encode_all:
-                    neg = torch.randint(0, m, (2 * e * r,), generator=generator, device=dev)
-                elif groups is None:  # large complex: from a pool of uniform nodes, or the batch's own edge ends
-                    pool = torch.cat([h, t]) if negatives == "batch" else \
-                        torch.randint(0, m, (NEGATIVE_POOL * e,), generator=generator, device=dev)
-                    neg = pool[torch.randint(0, pool.shape[0], (2 * e * r,), generator=generator, device=dev)]
-                else:  # within the end node's group: start + floor(u * size)
-                    g = g_of[torch.cat([h, t])].repeat_interleave(r)
-                    u = torch.rand(2 * e * r, generator=generator, device=dev)
-                    neg = g_start[g] + (u * g_size[g]).long().clamp_max(g_size[g] - 1)
-                rec = torch.randint(0, m, (n_recon,), generator=generator, device=dev)
-                touched = torch.cat([h, t, neg, rec])
-                if encode_all:  # small graphs: every batch touches nearly every node anyway
-                    uniq, inv = all_nodes, touched
-                else:
-                    uniq, inv = torch.unique(touched, return_inverse=True)
-                z = model.encode(nodes if encode_all else nodes[uniq])
-                zi = z.index_select(0, inv)  # index_select: a cheaper backward than z[inv]
-                batch = Batch(model=model, nodes=nodes, n_samples=n_samples, weight=w,
-                              z_head=zi[:e], z_tail=zi[e : 2 * e], z_neg=zi[2 * e : 2 * e + 2 * e * r].reshape(2 * e, r, 2),
-                              rec_idx=rec, z_rec=zi[2 * e + 2 * e * r :], enc_idx=uniq, z_enc=z)
-                values = [term(batch) for term in active]
-                loss = sum(term.weight * v for term, v in zip(active, values))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                tot += step(bi) * (bi.shape[0] / span)
                 steps += 1
-                tot += torch.stack([loss.detach(), *(v.detach() for v in values)]) * (e / span)
             last = tot.cpu()
             if float(last[0]) < best * (1 - IMPROVEMENT * (span / max(n_edges, 1))):  # 0.5 % a pass, pro rata
                 best, bad = float(last[0]), 0
             else:
                 bad += 1
-                if bad >= patience and (ep > 1 or r0 + round_steps >= len(starts)):  # never before one whole pass
-                    stop = True
+                done = bad >= patience and (ep > 1 or k == len(rounds) - 1)  # never before one whole pass
+                if done:
                     break
-        if stop:
+        if done:
             break
     return TrainStats(ep, steps, float(last[0]), {t.name: float(v) for t, v in zip(active, last[1:])}, bshare)
