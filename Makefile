@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup setup-node setup-browser setup-vscode demo docs test test-python test-node bench clean
+.PHONY: setup setup-node setup-browser setup-vscode demo docs test test-python test-node check-page bench clean
 
 setup: $(VENV)/.installed
 
@@ -46,6 +46,22 @@ setup-vscode:
 test-node: setup setup-node setup-browser setup-vscode
 	npm run package
 	TTVIS_PYTHON=$(abspath $(PY)) npm test
+	@$(MAKE) --no-print-directory check-page
+
+# The page `ttvis serve` shows is committed, built (pybackend/ttvis/static/webview/), so a pip install
+# needs no Node; build.mjs writes it byte-for-byte deterministically. After a build (npm run build or
+# package) the folder must equal git's copy (index: `git add` counts), else the committed page is stale.
+PAGE := pybackend/ttvis/static/webview
+check-page:
+	@if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  echo "check-page: not a git checkout, nothing to compare $(PAGE)/ with"; exit 0; fi; \
+	new=$$(git ls-files --others --exclude-standard -- $(PAGE)); \
+	if ! git diff --quiet -- $(PAGE) || [ -n "$$new" ]; then \
+	  git --no-pager diff --stat -- $(PAGE); [ -z "$$new" ] || printf "not in git:\n%s\n" "$$new"; \
+	  echo "check-page: the built page in $(PAGE)/ differs from the committed one."; \
+	  echo "  It ships in the Python package, so commit the rebuilt files with your webview/ change:"; \
+	  echo "  npm run build && git add $(PAGE)"; exit 1; fi; \
+	echo "check-page: $(PAGE)/ matches git"
 
 # test names as they run, and the slowest tests at the end; one process per core (pytest-xdist),
 # each with one BLAS/OpenMP thread (two 2-thread torch processes on 2 cores spin against each other)
