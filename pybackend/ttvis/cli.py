@@ -1,4 +1,4 @@
-"""The ``ttvis`` command line: demo, visualize, eval, render, preprocess, evaluate-model, convert (and the servers).
+"""The ``ttvis`` command line: demo, visualize, eval, render, preprocess, evaluate-model, convert, import (and the servers).
 
 Method hyper-parameters become options generated from the method's parameter
 dataclass (``--n-neighbors``, ``--lambda1``, ...), so help, defaults and
@@ -405,6 +405,22 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """`ttvis import vernier SOURCE OUT`: a published benchmark's files as a canonical run folder."""
+    from ttvis.console import Progress
+    from ttvis.dynamics.importers import import_vernier
+
+    prog = Progress("importing", keys=())
+    try:
+        out = import_vernier(args.source, args.out, dataset=args.dataset, on_step=prog)
+    finally:
+        prog.close()
+    kind = "class probabilities (prediction = their log)" if out["probabilities"] else "no predictions"
+    print(f"wrote {out['path']}: {out['dataset']}, {len(out['epochs'])} epochs, {out['samples']} samples x {out['dims']} dims, "
+          f"{len(out['classes'])} classes, {kind}; no model (visualize fits a logistic-regression head)")
+    return 0
+
+
 def cmd_server(args: argparse.Namespace) -> int:
     """`ttvis server`: JSON-RPC on stdio for the VS Code extension (blocks until the client exits)."""
     from ttvis.server.lsp import run_stdio
@@ -458,7 +474,7 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     v.add_argument("path", help="the training-dynamic folder")
     _add_method_options(v, method)
     v.add_argument("--restart", action="store_true", help="start over even when a stopped run with the same parameters "
-                   "could continue (earlier results move to visualize/<METHOD>.previous or .partial)")
+                   "could continue (earlier results are kept in visualize/<METHOD>.history/)")
     v.add_argument("--quiet", action="store_true", help="no progress bar and no table (for scripts)")
     _add_ray_option(v, "each epoch's kNN graph, complex and boundary samples ahead, and finished epochs' territories and metrics")
     v.set_defaults(func=cmd_visualize)
@@ -544,6 +560,15 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     cv.add_argument("path", help="the run folder (per-epoch or original layout)")
     cv.add_argument("--to", required=True, metavar="OUT", help="the new folder (must not exist or be empty)")
     cv.set_defaults(func=cmd_convert)
+
+    im = sub.add_parser("import", help="write a published benchmark's files as a canonical run folder")
+    ims = im.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    iv = ims.add_parser("vernier", help="Vernier et al. (EuroVis 2020) datasets: <name>-<t>.csv per step (id,f0,...); "
+                        "step t becomes epoch t+1, ids <class>-<n> give the labels; read from the zip where it lies")
+    iv.add_argument("source", help="the dataset's zip (e.g. cifar10cnn.zip) or a folder holding it or its CSVs")
+    iv.add_argument("out", help="the new run folder (must not exist or be empty)")
+    iv.add_argument("--dataset", default=None, metavar="NAME", help="which dataset, when the source holds several")
+    iv.set_defaults(func=cmd_import)
 
     s = sub.add_parser("server", help="JSON-RPC server on stdin/stdout (LSP framing) for the VS Code extension")
     s.add_argument("--roots", nargs="*", default=None, help="folders the server may read (default: the client's workspace folders)")

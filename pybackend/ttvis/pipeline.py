@@ -116,10 +116,20 @@ def watch(
     on_message: OnMessage | None = None,
     on_stage: OnStage | None = None,
     until: Callable[[], bool] | None = None,
+    settle: float = 30.0,
 ) -> dict[str, Any]:
-    """Follow a run while it is being recorded: whenever new complete epochs appear (a recorder
-    writes an epoch's representation file last), project them with a per-epoch method,
-    continuing the results already on disk (:func:`visualize`'s growing-run resume).
+    """Follow a run while it is being recorded: whenever new complete epochs appear, project them
+    with a per-epoch method, continuing the results already on disk (:func:`visualize`'s
+    growing-run resume).
+
+    An epoch counts as complete when its representation (and, in a run with predictions, its
+    prediction) files are all there and whole (``.npy`` header and length, as
+    :meth:`TrainingDynamics.validate` checks): a recorder may write them in any order. An
+    incomplete epoch is pending: it and the epochs after it wait, and ``on_message`` /
+    ``on_stage`` say what for (``epoch 7: waiting for dataset/prediction/7.npy``); each look
+    retries. One that stays broken with its files unchanged for ``settle`` seconds is reported
+    as corrupt and left out (the later epochs go on; it is retried when its files change), and
+    a file that fails while being projected is reported too: the watch keeps running.
 
     Args:
         run_path: the run folder (it may hold no epoch yet).
@@ -129,45 +139,121 @@ def watch(
         idle: stop after this many seconds without a new epoch (None: only ``stop``/``until``).
         until: stop once it returns True and every epoch on disk is projected (e.g. the
             recorder has finished).
+        settle: seconds an incomplete epoch's files may stay unchanged before it counts as corrupt.
         on_epoch, on_message, on_stage: as :func:`visualize`.
 
     Returns:
         The last ``eval.json`` contents (empty when no epoch was projected).
 
     Raises:
-        ValueError: a method fitted on all epochs at once; what :func:`visualize` raises for a
-        bad run (after it has epochs).
+        ValueError: a method fitted on all epochs at once, or bad parameters;
+        :class:`~ttvis.dynamics.subject.UntrustedCodeError`: the code gate refused to import
+        the run's ``model.py``; :class:`~ttvis.dynamics.lock.LockedError`: another process writes
+        these results.
     """
     cls = get_method(method)
     if not cls.per_epoch:
         raise ValueError(f"{cls.name} is fitted on all epochs at once; watching a run being recorded needs a per-epoch "
                          f"method ({', '.join(n for n, c in methods().items() if c.per_epoch)})")
+    from ttvis.dynamics.subject import UntrustedCodeError
+
     stop = stop or threading.Event()
     say = on_message or (lambda m: None)
+    root = Path(run_path).expanduser().resolve()
     evals: dict[str, Any] = {}
-    seen: list[int] = []
+    seen: tuple = ()  # the complete epochs (and their files' versions) last projected or tried
     last_new = time.monotonic()
-    while not stop.is_set():
+    broken: dict[int, tuple[tuple, float]] = {}  # incomplete epoch -> (its files' versions, unchanged since)
+    told: dict[Any, str] = {}  # what was last said about each incomplete epoch (each news is said once)
+
+    def stamp(tdyn: TrainingDynamics, e: int) -> tuple:
+        files = [*tdyn.source.representation_parts(e), *tdyn.source.prediction_parts(e)]
+        return tuple((st.st_mtime_ns, st.st_size) if (st := _stat(f)) else None for f in files)
+
+    def _stat(f: Path) -> Any:
         try:
-            tdyn = TrainingDynamics(run_path)
-            on_disk = tdyn.epochs_on_disk()
-        except DynamicsError:
-            on_disk = []  # nothing recorded yet
-        if on_disk and on_disk != seen:
-            done = VisResults(Path(run_path).expanduser().resolve(), cls.name).epochs()
-            if on_disk[-1] not in done or not set(on_disk) <= set(done):
-                say(f"epoch(s) {', '.join(map(str, [e for e in on_disk if e not in done]))} recorded: projecting")
-                evals = visualize(run_path, cls.name, params, on_disk, on_epoch=on_epoch, on_message=on_message,
-                                  cancel=stop, on_stage=on_stage, run=run)
-            seen = on_disk
-            last_new = time.monotonic()
-        elif until is not None and until():
+            return f.stat()
+        except OSError:
+            return None
+
+    def problem(tdyn: TrainingDynamics, e: int) -> DynamicsError | None:
+        """Why epoch ``e`` is not complete yet (None: it is)."""
+        try:
+            tdyn.validate([e], full=0)  # headers and lengths of its representation and prediction files
+        except DynamicsError as exc:
+            return exc
+        pred = tdyn.source.prediction_parts(e)
+        # a canonical run that records predictions (a dataset/prediction/ folder) whose first epochs lack them yet
+        if not tdyn.has_predictions and tdyn.layout == "canonical" and (tdyn.path / "dataset" / "prediction").is_dir():
+            missing = [f for f in pred if not f.is_file()]
+            if missing:
+                return DynamicsError(missing[0], f"float32 [N, C] class scores for epoch {e}", "no such file")
+        return None
+
+    def tell(key: Any, text: str) -> None:
+        if told.get(key) != text:
+            told[key] = text
+            say(text)
+
+    def waiting_for(exc: DynamicsError) -> str:
+        try:
+            rel = Path(exc.path).relative_to(root)
+        except ValueError:
+            rel = Path(exc.path)
+        return f"waiting for {rel}" + ("" if exc.found == "no such file" else f" to be complete ({exc.found})")
+
+    while not stop.is_set():
+        pending = ""
+        try:
+            tdyn: TrainingDynamics | None = TrainingDynamics(run_path)
+            on_disk = tdyn.epochs
+        except DynamicsError as exc:  # nothing recorded yet, or the first epoch is being written
+            tdyn, on_disk = None, []
+            if Path(exc.path).is_file():
+                pending = waiting_for(exc)
+                tell("open", pending)
+        ready: list[int] = []
+        if tdyn is not None:
+            done = set(VisResults(root, cls.name).epochs())
+            now = time.monotonic()
+            for e in on_disk:
+                bad = None if e in done else problem(tdyn, e)
+                if bad is None:
+                    ready.append(e)
+                    broken.pop(e, None)
+                    continue
+                st = stamp(tdyn, e)
+                if e not in broken or broken[e][0] != st:
+                    broken[e] = (st, now)  # changed since the last look: still being written
+                if now - broken[e][1] >= settle:  # unchanged and still incomplete: a corrupt file
+                    tell(e, f"epoch {e}: {bad} (unchanged for {now - broken[e][1]:.0f} s): left out; "
+                            "the watch goes on and retries it when the file changes")
+                    continue
+                pending = f"epoch {e}: {waiting_for(bad)}"
+                tell(e, pending)
+                break  # epochs are projected in order: the later ones wait for this one
+        key = tuple((e, stamp(tdyn, e)) for e in ready) if tdyn is not None else ()
+        if ready and key != seen:
+            todo = [e for e in ready if e not in done]
+            if todo:
+                say(f"epoch(s) {', '.join(map(str, todo))} recorded: projecting")
+                try:
+                    evals = visualize(run_path, cls.name, params, ready, on_epoch=on_epoch, on_message=on_message,
+                                      cancel=stop, on_stage=on_stage, run=run)
+                except UntrustedCodeError:
+                    raise
+                except DynamicsError as exc:  # a file that fails only when read whole (NaN, cut short since)
+                    say(f"{exc}; the watch goes on and retries when the run's files change")
+            if [e for e, _ in key] != [e for e, _ in seen]:
+                last_new = time.monotonic()
+            seen = key
+        elif until is not None and until() and not pending:
             break
         elif idle is not None and time.monotonic() - last_new > idle:
             say(f"no new epoch for {idle:.0f} s: stopped watching")
             break
         if on_stage:
-            on_stage(0, f"watching for epoch {on_disk[-1] + 1 if on_disk else 1}")
+            on_stage(0, pending or f"watching for epoch {on_disk[-1] + 1 if on_disk else 1}")
         stop.wait(interval)
     return evals
 
@@ -220,9 +306,9 @@ def visualize(
     Each finished epoch's method state (``model/E.pth``), territory (``bgimg``, ``scale``),
     metrics (``eval.json``) and, last, projection land on disk atomically before ``on_epoch``
     is called; an epoch counts once its projection exists, so an interruption keeps every
-    finished epoch complete. Everything is checked before earlier results are touched, and
-    they move aside (``<METHOD>.previous`` / ``.partial``) only when the new run has finished
-    its first epoch. The same call after a stop (same method, parameters, run settings and
+    finished epoch complete. Everything is checked before earlier results are touched; a new
+    run writes into ``<METHOD>.new`` and replaces the current results (which join
+    ``<METHOD>.history``, :mod:`ttvis.dynamics.history`) only once its first epoch is complete. The same call after a stop (same method, parameters, run settings and
     epochs as ``params.json``) continues from the last finished epoch, leaving finished
     epochs' files untouched; ``restart=True`` starts over.
 
@@ -293,6 +379,7 @@ def visualize(
         if resume is not None:
             res.write_params({**old, "epochs": chosen, "resumed": [*old.get("resumed", []), time.strftime("%Y-%m-%dT%H:%M:%S")]})
         first_write = resume is None
+        staged: list[bool] = []  # non-empty while a new run's first epoch is staged in <METHOD>.new
         t_start = t0 = time.perf_counter()
         pending: deque = deque()  # finished epochs whose territory and metrics are still being made
 
@@ -307,17 +394,23 @@ def visualize(
                 evals["epochs"][str(ep.epoch)] = m
                 res.write_eval(evals)
                 res.write_projection(ep.epoch, ep.positions)  # last: its presence marks a complete epoch
+                if staged:  # the new run's first epoch is complete: only now does it replace the results
+                    staged.clear()
+                    moved = res.promote()
+                    if moved:
+                        say(f"earlier {vm.name} results kept in {moved}")
                 if on_epoch:
                     on_epoch(ep.epoch, len(chosen), m)
 
         with job_determinism(device):
             for ep in vm.fit(source, chosen, resume=resume, cancel=cancel, on_stage=stage):
                 t_proj = time.perf_counter() - t0
-                if first_write:  # only now make room for the new results
-                    moved = res.begin_new_run(record)
+                if first_write:  # a new run is staged beside the results until its first epoch is complete
+                    note = res.stage_new_run(record)
                     first_write = False
-                    if moved:
-                        say(f"earlier {vm.name} results moved to {moved}")
+                    staged.append(True)
+                    if note:
+                        say(note)
                 state = vm.epoch_state(ep)
                 res.write_model(ep.epoch, state)
                 scale = territory_scale(ep.positions)
@@ -386,13 +479,17 @@ def _add_temporal(tdyn: TrainingDynamics, res: VisResults, evals: dict[str, Any]
 
     done = [e for e in epochs if str(e) in evals["epochs"]]
     sample = temporal_sample(tdyn.n_samples, epochs=len(done), dims=tdyn.dim)
-    high = []
+    from ttvis.metrics.report import run_published
+
+    high, raw = [], []
     for e in done:  # each epoch standardised (its training samples' mean and root mean variance), as the methods see it
         x = tdyn.representation(e)
         mean, scale = normaliser(np.asarray(x[tdyn.train_index], np.float32))
         high.append((x[sample] - mean) / scale)
+        raw.append(np.asarray(x[sample], np.float32))  # Vernier et al.'s measures compare the raw representations
     low = [res.projection(e)[sample] for e in done]
     evals["temporal"] = run_temporal(high, low, done, tdyn.n_samples)
+    evals["published"] = run_published(raw, low, tdyn.n_samples)
     for e, v in evals["temporal"]["ranking_per_epoch"].items():
         evals["epochs"][e]["temporal_ranking"] = v
     evals["summary"] = summary(evals)

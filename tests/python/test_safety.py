@@ -79,19 +79,132 @@ def test_kill_before_the_first_epoch_then_retry_keeps_the_results(trained, cli_e
 
 
 def test_stopped_runs_and_retries_never_lose_a_finished_epoch(trained):
+    from ttvis.dynamics.history import generations
+
     complete = _tree(trained / "visualize" / "DVI")
-    # a new run that finishes one epoch and is stopped: the complete run moves to DVI.previous
+    # a new run that finishes one epoch and is stopped: the complete run joins the history
     stop = threading.Event()
     with pytest.raises(Cancelled):
         visualize(trained, "DVI", FAST, "1-3", on_epoch=lambda *a: stop.set(), cancel=stop, run={**RUN, "seed": 4})
-    assert _tree(trained / "visualize" / "DVI.previous") == complete
+    gens = generations(trained, "DVI")
+    assert [g["complete"] for g in gens] == [True] and _tree(Path(gens[0]["path"])) == complete
     partial = _tree(trained / "visualize" / "DVI")
     assert sorted(p for p in partial if p.startswith("projection/")) == ["projection/1.npy"]
-    # another new run: the partial one moves to DVI.partial, the complete one stays
+    # another new run: the partial one joins the history too, beside the complete one
     visualize(trained, "DVI", FAST, "1-2", run={**RUN, "seed": 5})
-    assert _tree(trained / "visualize" / "DVI.previous") == complete
-    assert _tree(trained / "visualize" / "DVI.partial") == partial
+    gens = generations(trained, "DVI")
+    assert [g["complete"] for g in gens] == [False, True] and gens[0]["epochs"] == [1] and gens[1]["epochs"] == [1, 2, 3]
+    assert _tree(Path(gens[0]["path"])) == partial and _tree(Path(gens[1]["path"])) == complete
     assert sorted((trained / "visualize" / "DVI" / "projection").iterdir())[-1].name == "2.npy"
+    assert not (trained / "visualize" / "DVI.new").exists()
+
+
+def test_two_successful_runs_keep_both_and_the_history_is_bounded(trained, monkeypatch):
+    """Each new run keeps the one before it; only the oldest beyond KEEP are deleted."""
+    from ttvis.dynamics import history
+
+    monkeypatch.setattr(history, "KEEP", 2)
+    first = _tree(trained / "visualize" / "DVI")
+    visualize(trained, "DVI", FAST, "1", run={**RUN, "seed": 6})
+    second = _tree(trained / "visualize" / "DVI")
+    gens = history.generations(trained, "DVI")
+    assert len(gens) == 1 and _tree(Path(gens[0]["path"])) == first
+    for seed in (7, 8):
+        visualize(trained, "DVI", FAST, "1", run={**RUN, "seed": seed})
+    gens = history.generations(trained, "DVI")
+    assert len(gens) == 2 and [g["params"] for g in gens] == [json.loads((trained / "visualize" / "DVI" / "params.json").read_text())["params"]] * 2
+    assert all(_tree(Path(g["path"])) not in (first,) for g in gens)  # the oldest went first
+    assert second in [_tree(Path(g["path"])) for g in gens]
+
+
+def test_legacy_previous_and_partial_folders_join_the_history(trained):
+    from ttvis.dynamics.history import generations
+
+    vis = trained / "visualize"
+    shutil.copytree(vis / "DVI", vis / "DVI.previous")
+    old = _tree(vis / "DVI.previous")
+    visualize(trained, "DVI", FAST, "1", run={**RUN, "seed": 9})
+    assert not (vis / "DVI.previous").exists()
+    assert [_tree(Path(g["path"])) for g in generations(trained, "DVI")] == [old, old]
+
+
+EPOCH1_STOPS = ["boundary samples", "kNN graph and fuzzy complex", "training the vis model", "territory", "metrics",
+                "promotion"]
+
+
+def _stop_inside_epoch1(run: Path, at: str, how: str) -> None:
+    """Run a new DVI run on ``run`` in this process (``how="raise"``: KeyboardInterrupt, as Ctrl-C)
+    or in a child (``how="kill"``: SIGKILL of itself) and stop it at ``at`` in its first epoch:
+    a stage of epoch 1, or ``"promotion"`` (its projection written, the results not yet swapped)."""
+    code = f"""
+import os, signal
+from ttvis.dynamics.results import VisResults
+from ttvis.pipeline import visualize
+def stop():
+    if {how!r} == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise KeyboardInterrupt
+def on_stage(epoch, stage):
+    if epoch == 1 and stage == {at!r}:
+        stop()
+promote = VisResults.promote
+VisResults.promote = lambda self: stop() if {at!r} == "promotion" else promote(self)
+try:
+    visualize({str(run)!r}, "DVI", {FAST!r}, "1-3", run={{**{RUN!r}, "seed": 11}}, on_stage=on_stage)
+finally:
+    VisResults.promote = promote
+"""
+    if how == "kill":
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            exec(compile(code, "<stop>", "exec"), {})
+
+
+@pytest.mark.parametrize("at", EPOCH1_STOPS)
+def test_a_stop_at_any_point_of_the_first_epoch_keeps_every_result(trained, at):
+    """Ctrl-C at each stage of a new run's first epoch, and between its last file and the swap:
+    the current results and the history are as they were; the retry finishes the job."""
+    from ttvis.dynamics.history import generations
+
+    visualize(trained, "DVI", FAST, "1", run={**RUN, "seed": 10})  # one generation in the history
+    before, gens = _tree(trained / "visualize" / "DVI"), generations(trained, "DVI")
+    _stop_inside_epoch1(trained, at, "raise")
+    if at == "promotion":  # the new epoch 1 is complete: the next run promotes it before anything else
+        assert _tree(trained / "visualize" / "DVI") == before
+        notes = []
+        visualize(trained, "DVI", FAST, "1-3", run={**RUN, "seed": 12}, on_message=notes.append)
+        assert any("promotion" in n for n in notes), notes
+        assert len(generations(trained, "DVI")) == 3
+        return
+    assert _tree(trained / "visualize" / "DVI") == before and generations(trained, "DVI") == gens
+    visualize(trained, "DVI", FAST, "1-2", run={**RUN, "seed": 11})
+    assert [g["epochs"] for g in generations(trained, "DVI")] == [[1], [1, 2, 3]]
+
+
+@pytest.mark.parametrize("at", ["territory", "promotion"])
+def test_kill_9_inside_the_first_epoch_keeps_every_result(trained, at):
+    from ttvis.dynamics.history import generations
+
+    before = _tree(trained / "visualize")
+    _stop_inside_epoch1(trained, at, "kill")
+    after = _tree(trained / "visualize")
+    assert {k: v for k, v in after.items() if not k.startswith("DVI.new/")} == before
+    visualize(trained, "DVI", FAST, "1-2", run={**RUN, "seed": 13})
+    assert len(generations(trained, "DVI")) == (2 if at == "promotion" else 1)
+    assert not (trained / "visualize" / "DVI.new").exists()
+
+
+def test_result_files_respect_the_umask(run_copy):
+    old = os.umask(0o022)
+    try:
+        visualize(run_copy, "DVI", FAST, "1", run=RUN)
+    finally:
+        os.umask(old)
+    for f in (run_copy / "visualize" / "DVI").rglob("*"):
+        if f.is_file():
+            assert f.stat().st_mode & 0o777 == 0o644, f
 
 
 # ---- B: one writer per run and method -----------------------------------------------------

@@ -1,6 +1,7 @@
 """Atomic writers: write to a temp file in the destination folder, then rename.
 
-A crash or cancellation never leaves a half-written file behind, and an existing
+Files get the mode an ordinary ``open`` would (``0666`` less the umask), not ``mkstemp``'s
+``0600``. A crash or cancellation never leaves a half-written file behind, and an existing
 file is replaced only once its successor is complete (``os.replace`` is atomic on
 POSIX and Windows when source and destination share a filesystem).
 """
@@ -18,6 +19,21 @@ from typing import Any, Iterator
 import numpy as np
 
 
+def current_umask() -> int:
+    """The process's file-mode creation mask (e.g. ``0o022``), read without changing it where
+    the platform allows (``/proc/self/status`` on Linux; elsewhere set and restored at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBase]:
     """Open a temp file beside ``path``; on success rename it onto ``path``.
@@ -33,6 +49,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBase
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp's 0600 would hide a shared run's results from others
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             yield f
             f.flush()

@@ -10,11 +10,10 @@
     params.json        the exact parameters used
     model/E.pth        the visualization model (encoder/decoder state dicts)
 
-Earlier results are kept beside them: ``<METHOD>.previous/`` holds the last earlier run
-that finished all its epochs, ``<METHOD>.partial/`` the last earlier run that stopped
-before that (with its finished epochs). A new run moves the current results there only
-when it has finished its own first epoch, so a run that fails or is stopped before
-then leaves everything as it was.
+Earlier results are kept as generations in ``<METHOD>.history/`` (at most
+:data:`ttvis.dynamics.history.KEEP`); a new run is staged in ``<METHOD>.new/`` and takes the
+current results' place only once its first epoch is complete there, so a run that fails or
+is stopped at any point before then leaves everything as it was (:mod:`ttvis.dynamics.history`).
 """
 
 from __future__ import annotations
@@ -208,35 +207,33 @@ class VisResults:
         self.write_eval(obj)
         return obj
 
-    def begin_new_run(self, params: dict[str, Any]) -> Path | None:
-        """Make room for a new run's results and write its ``params.json``.
-
-        Call it when the new run has its first epoch ready to write (never earlier: a run
-        that fails or is stopped before then must leave the current results alone). The
-        current results move to ``<METHOD>.previous`` when they are complete, to
-        ``<METHOD>.partial`` when they hold some finished epochs, and are removed when they
-        hold none (the debris of a run stopped inside its first epoch). Each of the two
-        folders keeps the most recent generation of its kind.
+    def stage_new_run(self, params: dict[str, Any]) -> str | None:
+        """Point this object at ``<METHOD>.new/`` (:mod:`ttvis.dynamics.history`) and write the
+        new run's ``params.json`` there; the current results stay untouched until
+        :meth:`promote`. Debris of an earlier new run stopped inside its first epoch is cleared.
 
         Args:
             params: the new ``params.json`` (must include ``"epochs"``, the planned epochs).
 
         Returns:
-            The folder the earlier results moved to, or None.
+            A note on cleared debris, or None.
 
         Raises:
-            OSError: the folder cannot be renamed or written.
+            OSError: the folder cannot be written.
         """
-        import shutil
+        from ttvis.dynamics import history
 
-        backup = None
-        if self.dir.exists():
-            if self.epochs():
-                backup = self.dir.with_name(self.method + (".previous" if self.is_complete() else ".partial"))
-                if backup.exists():
-                    shutil.rmtree(backup)
-                os.replace(self.dir, backup)
-            else:
-                shutil.rmtree(self.dir)
+        note = history.recover(self.run_path, self.method)
+        self.dir = history.staging_dir(self.run_path, self.method)
         self.write_params(params)
-        return backup
+        return note
+
+    def promote(self) -> Path | None:
+        """Once the staged run's first epoch is complete: move the current results into
+        ``<METHOD>.history/`` and the staged ones into their place, and point this object at
+        them again. Returns where the earlier results went, or None."""
+        from ttvis.dynamics import history
+
+        moved = history.promote(self.run_path, self.method)
+        self.dir = history.current_dir(self.run_path, self.method)
+        return moved

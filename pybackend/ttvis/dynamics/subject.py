@@ -6,11 +6,13 @@ user asked to process. Checkpoints load with ``torch.load(..., weights_only=True
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -19,15 +21,58 @@ from ttvis.dynamics.folder import TrainingDynamics
 
 _EXPECTED = "a torch.nn.Module subclass with feature(x) -> [B, D] and prediction(h) -> [B, C] methods"
 
+#: the check every import of a run's ``model.py`` passes first (None: allowed, as on the command line)
+_CODE_GATE: contextvars.ContextVar[Callable[[Path], str | None] | None] = contextvars.ContextVar("ttvis_code_gate", default=None)
+
+
+class UntrustedCodeError(DynamicsError):
+    """Importing a run's ``model.py`` was refused by the current code gate (:func:`code_gate`),
+    e.g. the server's workspace is not (or no longer) trusted.
+
+    Args:
+        path: the ``model.py`` that would have been imported.
+        reason: why, and what to do (the gate's answer).
+    """
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(path, "permission to import and run this model.py (your subject model's code)", reason)
+        self.reason = reason
+
+
+@contextlib.contextmanager
+def code_gate(check: Callable[[Path], str | None]) -> Iterator[None]:
+    """Within the block (in this thread / asyncio context only), every import of a run's
+    ``model.py`` asks ``check(path)`` first, at the moment of the import: None allows it, a
+    string refuses it with :class:`UntrustedCodeError` carrying that string. The server's job
+    threads set one that reads the workspace's *current* trust, so a ``model.py`` that appears
+    in a watched folder later, or trust revoked mid-job, stops the import. Outside any block
+    (the command line) imports are allowed.
+
+    Args:
+        check: ``check(path: Path) -> str | None``.
+    """
+    token = _CODE_GATE.set(check)
+    try:
+        yield
+    finally:
+        _CODE_GATE.reset(token)
+
 
 def _import_source(path: Path) -> Any:
     """Import the user's ``model.py`` as a module named after its content's hash: the same
     file is imported once per process, and an edited file is imported afresh (never a
-    stale class from before the edit).
+    stale class from before the edit). The one place a run's code is loaded: the current
+    :func:`code_gate` is asked first, every time (a module imported earlier is not handed
+    out either when the gate refuses).
 
     Raises:
+        UntrustedCodeError: the code gate refused the import.
         DynamicsError: unreadable, or the import raised.
     """
+    gate = _CODE_GATE.get()
+    refused = gate(path) if gate is not None else None
+    if refused is not None:
+        raise UntrustedCodeError(path, refused)
     try:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:20]
     except OSError as exc:

@@ -21,6 +21,8 @@ EPOCH_KEYS = ["npr_train", "npr_test", "npr_boundary", "ppr_train", "ppr_test", 
               "trustworthiness", "continuity", "territory_agreement"]
 #: run-level temporal keys
 TEMPORAL_KEYS = ["ranking_first", "ranking_mean", "stability", "interslice_knn"]
+#: Vernier et al.'s (EuroVis 2020) measures, published names, on raw representations
+PUBLISHED_KEYS = ["stab_spearman", "spat_np", "trust"]
 
 
 def epoch_metrics(x: np.ndarray, result: EpochResult, train: np.ndarray, test: np.ndarray, *,
@@ -98,9 +100,27 @@ def run_temporal(high: list[np.ndarray], low: list[np.ndarray], epochs: list[int
             "ranking_per_epoch": dict(zip(map(str, epochs), t["ranking_per_epoch"]))}
 
 
+def run_published(high: list[np.ndarray], low: list[np.ndarray], n_samples: int) -> dict[str, Any]:
+    """Vernier et al.'s (EuroVis 2020) measures under their published names
+    (:func:`~ttvis.metrics.published.published_measures`: ``stab_spearman``, ``spat_np``, ``trust``
+    at ``k`` = 1 % of the samples scored), as recorded in ``eval.json["published"]``.
+
+    Args:
+        high: per epoch, the scored samples' RAW representations float32 ``[S, D]`` (as recorded,
+            not standardised: the paper's definition); low: their positions ``[S, 2]``.
+        n_samples: the run's sample count (``of``).
+    """
+    from ttvis.metrics.published import published_measures
+
+    p = published_measures(high, low) if high else {k: float("nan") for k in PUBLISHED_KEYS}
+    return {**p, "samples": int(high[0].shape[0]) if high else 0, "of": int(n_samples),
+            "definition": "Vernier et al., EuroVis 2020 (dynamic-projections Metrics/template.ipynb), on raw representations"}
+
+
 def summary(evals: dict[str, Any]) -> dict[str, Any]:
     """``{"last_epoch", "final": {key: value at the last epoch}, "mean": {key: mean over epochs},
-    "temporal": {the run's temporal measures}}`` of an ``eval.json``."""
+    "temporal": {the run's temporal measures}, "published": {Vernier et al.'s three}}`` of an
+    ``eval.json`` (``published`` only when ``eval.json`` has them)."""
     ep = evals.get("epochs", {})
     if not ep:
         return {}
@@ -111,5 +131,8 @@ def summary(evals: dict[str, Any]) -> dict[str, Any]:
         return float(np.mean(vals)) if vals else None
 
     tm = evals.get("temporal") or {}
-    return {"last_epoch": int(last), "final": {k: ep[last].get(k) for k in EPOCH_KEYS},
-            "mean": {k: mean(k) for k in EPOCH_KEYS}, "temporal": {k: tm.get(k) for k in TEMPORAL_KEYS}}
+    out = {"last_epoch": int(last), "final": {k: ep[last].get(k) for k in EPOCH_KEYS},
+           "mean": {k: mean(k) for k in EPOCH_KEYS}, "temporal": {k: tm.get(k) for k in TEMPORAL_KEYS}}
+    if evals.get("published"):
+        out["published"] = {k: evals["published"].get(k) for k in PUBLISHED_KEYS}
+    return out

@@ -8,6 +8,7 @@ the registry (:mod:`ttvis.projection.registry`), so nothing here knows a method 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -52,6 +53,7 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
 
 
 RECHECK_S = 1.0  # seconds between checks of an open run for newly recorded epochs
+TEXT_LIMIT = 128 << 20  # bytes: a larger dataset/text.txt is not read (the samples are served without text)
 
 
 class TtvisApi:
@@ -65,14 +67,17 @@ class TtvisApi:
             training or evaluating a run that has one is refused otherwise (VS Code's
             workspace trust; ``ttvis serve --trust``).
         vector_uri: the Milvus server ``ttvis/similar`` uses (None: Milvus Lite in each run).
+        ray: the Ray cluster a resumed job uses (true: a local one, a string: its address, None:
+            none): the user's setting or command line, never a file in the workspace.
     """
 
     def __init__(self, roots: list[str | os.PathLike] | None = None, notify: Notify | None = None,
-                 trusted: bool = False, vector_uri: str | None = None):
+                 trusted: bool = False, vector_uri: str | None = None, ray: bool | str | None = None):
         self.trusted = trusted
         self.vector_uri = vector_uri or None
+        self.ray = ray or None
         self.notify: Notify = notify or (lambda m, p: None)
-        self.runner = JobRunner(self.notify, on_end=lambda job: self._runs.pop(job.path, None))
+        self.runner = JobRunner(self.notify, on_end=lambda job: self._runs.pop(job.path, None), code_check=self._code_check)
         self.jobs = self.runner.jobs
         self._runs: dict[Path, TrainingDynamics] = {}
         self._grown_checked: dict[Path, float] = {}  # when each open run was last checked for new epochs
@@ -180,8 +185,43 @@ class TtvisApi:
                                       "browser: restart with `ttvis serve --trust`) and try again")
 
     def set_trust(self, trusted: bool) -> None:
-        """Allow (or forbid) importing runs' ``model.py`` from now on."""
+        """Allow (or forbid) importing runs' ``model.py`` from now on, in new requests and in the
+        jobs already running (each import asks :meth:`_code_check`)."""
         self.trusted = bool(trusted)
+
+    def _code_check(self, path: Path) -> str | None:
+        """The code gate of this server's requests and jobs (:func:`ttvis.dynamics.subject.code_gate`):
+        None when the workspace is trusted now, else why ``path`` may not be imported."""
+        if self.trusted:
+            return None
+        return ("the workspace is not trusted, so the run's code is not imported. Trust the workspace (VS Code: Manage "
+                "Workspace Trust; browser: restart with `ttvis serve --trust`) and start again")
+
+    def _text(self, run: TrainingDynamics) -> tuple[list[str] | None, str | None]:
+        """The run's per-sample texts and, when they cannot be used, why: ``(lines | None, error | None)``.
+        A text file that is not UTF-8, is over :data:`TEXT_LIMIT` bytes or has not one line per sample
+        gives ``(None, message naming the file)``; the run is served without text, never refused."""
+        f = run.path / "dataset" / "text.txt"
+
+        def make() -> tuple[list[str] | None, str | None]:
+            try:
+                size = f.stat().st_size if f.is_file() else 0
+                if size > TEXT_LIMIT:
+                    return None, (f"{f}: expected at most {TEXT_LIMIT >> 20} MiB of text (one line per sample), "
+                                  f"found {size / 2**20:.0f} MiB: not read")
+                run.__dict__.pop("_text", None)  # read afresh: the file changed (or was never read)
+                lines = run._text_lines()
+            except DynamicsError as exc:
+                return None, str(exc)
+            except UnicodeDecodeError as exc:
+                return None, f"{f if f.is_file() else run.path}: expected UTF-8 text, one line per sample, found {exc.reason} at byte {exc.start}"
+            except (OSError, MemoryError) as exc:
+                return None, f"{f if f.is_file() else run.path}: expected readable text, one line per sample, found {type(exc).__name__}: {exc}"
+            if lines is not None and len(lines) != run.n_samples:
+                return None, f"{f if f.is_file() else run.path}: expected one line of text per sample ({run.n_samples}), found {len(lines)} lines"
+            return lines, None
+
+        return self._cached(("text", run.path, (f,)), make)
 
     # ---- derived per-epoch arrays (cached) -------------------------------------
     def _cached(self, key: tuple, make: Callable[[], Any]) -> Any:
@@ -250,8 +290,17 @@ class TtvisApi:
             if who is not None:
                 state.update({"state": "training", "by": who.get("command"), "pid": who.get("pid")})
             out[name] = state
+        from ttvis.server.jobs import interrupted_jobs
+
+        for _, name, req in interrupted_jobs([run.path]):  # a stopped server's job, not resumed (yet)
+            out.setdefault(name, {"epochs": [], "state": "not trained", "npr": None, "ppr": None})
+            out[name]["pendingJob"] = {
+                "kind": "watch" if req.get("kind") == "watch" else "train", "epochs": req.get("epochs") or [],
+                "note": str(run.path / "visualize" / f"{name}.job.json"),
+                "resumes": "when the server starts or restarts" if self.trusted else "when the workspace is trusted"}
         job = self._job_for(run.path)
         if job:
+            out.get(job.method, {}).pop("pendingJob", None)
             out.setdefault(job.method, {"epochs": [], "npr": None, "ppr": None})
             out[job.method].update({"state": "watching" if job.kind == "watch" else "training", "percentage": job.percentage,
                                     "job": job.id, "done": job.epoch, "total": job.total, "stage": job.stage})
@@ -272,7 +321,10 @@ class TtvisApi:
 
         s["colors"] = hex_colors(max(run.n_classes, 1))
         s["hasSprites"] = run.has_sprites
-        s["hasText"] = run.has_text
+        lines, text_error = self._text(run)
+        s["hasText"] = lines is not None
+        if text_error:
+            s["textError"] = text_error
         return s
 
     def epoch(self, params: dict) -> dict:
@@ -326,11 +378,12 @@ class TtvisApi:
             sprite, sprite_error = encode_bytes(run.sprite_png(i)), None
         except DynamicsError as exc:  # a bad or out-of-run thumbnail: say so, never send it
             sprite, sprite_error = None, str(exc)
+        text, text_error = self._text(run)  # a bad text file: no text, and why (never a failed request)
         out: dict[str, Any] = {
             "index": i, "label": int(run.labels[i]),
             "className": run.classes[run.labels[i]] if run.labels[i] >= 0 else None,
             "split": "train" if run.split_mask()[i] else "test",
-            "sprite": sprite, "spriteError": sprite_error, "text": run.text(i),
+            "sprite": sprite, "spriteError": sprite_error, "text": text[i] if text is not None else None, "textError": text_error,
             "epochs": list(run.epochs),
         }
         if run.has_predictions:
@@ -524,10 +577,11 @@ class TtvisApi:
                 continue
             keep &= m
         if words:
-            lines = self._cached(("text", run.path, ()), lambda: run._text_lines())
+            lines, text_error = self._text(run)
             if lines is None:
                 raise ApiError(INVALID_PARAMS, f"params.query: {' '.join(words)!r}: not a search term (index, a-b, label:, pred:, "
-                                               "misclassified, flipped, train, test), and this run has no text to search")
+                                               "misclassified, flipped, train, test), and this run has no text to search"
+                                               + (f" ({text_error})" if text_error else ""))
             low = [s.lower() for s in lines]
             keep &= np.array([all(w in low[i] for w in words) if i < len(low) else False for i in range(run.n_samples)])
         idx = np.flatnonzero(keep)
@@ -667,21 +721,37 @@ class TtvisApi:
     def resume_jobs(self) -> list[dict]:
         """Start again the jobs a server that stopped left unfinished under the roots (a training
         job continues after its last finished epoch, a watch follows again); each answers like
-        ``ttvis/train``. Runs whose model code may not be imported here stay as they are."""
+        ``ttvis/train``. Only in a trusted workspace: a job note is a file in the workspace, and
+        an untrusted folder must not start work (the notes stay, are listed as ``pendingJob`` in
+        ``ttvis/discover``/``describe``, and resume when trust is granted: call this again).
+        Each resumed job is announced (``window/showMessage`` and the log) naming run and method.
+        A note's ``ray`` is ignored: a resumed job uses this server's :attr:`ray` setting."""
         from ttvis.server.discover import find_runs
         from ttvis.server.jobs import interrupted_jobs
 
+        found = interrupted_jobs(list(find_runs(self.roots)))
+        if found and not self.trusted:
+            names = ", ".join(f"{m} on {r.name}" for r, m, _ in found)
+            log.info("not resuming %d unfinished job(s) (%s): the workspace is not trusted; they resume when it is",
+                     len(found), names)
+            return []
         started = []
-        for run, method, req in interrupted_jobs(list(find_runs(self.roots))):
+        for run, method, req in found:
+            kind = "watch" if req.get("kind") == "watch" else "train"
             q = {"path": str(run), "method": method, "params": req.get("params") or {}, "run": req.get("run") or {}}
             try:
-                if req.get("kind") == "watch":
-                    started.append(self.watch(q))
+                if kind == "watch":
+                    r = self.watch(q)
                 else:
-                    started.append(self.train({**q, "epochs": req.get("epochs") or None, "ray": req.get("ray")}))
-                log.info("resumed the %s job on %s", method, run)
+                    r = self.train({**q, "epochs": req.get("epochs") or None, "ray": self.ray})
             except ApiError as exc:
                 log.info("did not resume the %s job on %s: %s", method, run, exc.message)
+                continue
+            started.append(r)
+            text = (f"ttvis: resuming the {method} {'watch' if kind == 'watch' else 'training'} of {run.name} ({run}) that a "
+                    f"stopped server left unfinished (job {r['job']}; cancel it to stop)")
+            log.info("%s", text)
+            self.notify("window/showMessage", {"type": 3, "message": text})
         return started
 
     def stop_jobs(self, timeout: float = 1.5) -> int:
@@ -691,6 +761,31 @@ class TtvisApi:
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """Block until a job ends (for tests and scripts)."""
         return self.runner.wait(job_id, timeout)
+
+
+def _request(fn: Callable) -> Callable:
+    """Wrap a ``ttvis/*`` method: every ``model.py`` import it makes asks the server's current
+    trust (:func:`ttvis.dynamics.subject.code_gate`), a refused one answers UNTRUSTED, and any
+    malformed run file that reaches it (:class:`DynamicsError`) answers BAD_RUN naming the file
+    (never an internal error)."""
+    from ttvis.dynamics.subject import UntrustedCodeError, code_gate
+
+    @functools.wraps(fn)
+    def request(self: TtvisApi, params: dict, *args: Any, **kwargs: Any) -> dict:
+        try:
+            with code_gate(self._code_check):
+                return fn(self, params, *args, **kwargs)
+        except UntrustedCodeError as exc:
+            raise ApiError(UNTRUSTED, str(exc)) from None
+        except DynamicsError as exc:
+            raise ApiError(BAD_RUN, str(exc)) from None
+
+    return request
+
+
+for _name in ("discover", "describe", "epoch", "sample", "neighbors", "metrics", "evaluate", "samples", "events", "search",
+              "similar", "train", "watch"):
+    setattr(TtvisApi, _name, _request(getattr(TtvisApi, _name)))
 
 
 # ---- helpers --------------------------------------------------------------------

@@ -8,6 +8,7 @@ disk, ``ttvis/trainFinished`` at the end. One job per run folder at a time.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
@@ -52,6 +53,7 @@ class Job:
     epoch: int = 0
     total: int = 0
     error: str | None = None
+    code: int | None = None  # the JSON-RPC error code of a failure (-32006: the workspace's code may not run)
     stage: str = "starting"
     kind: str = "train"  # train | watch (follow a run being recorded)
 
@@ -67,11 +69,16 @@ class JobRunner:
     Args:
         notify: ``notify(method, params)`` broadcasts a notification to every client.
         on_end: called with each job when it ends (the API drops its cached view of the run).
+        code_check: ``code_check(model_py) -> None | reason``, asked by every import of a run's
+            ``model.py`` in a job's thread, at the moment of the import
+            (:func:`ttvis.dynamics.subject.code_gate`): the server's current workspace trust.
     """
 
-    def __init__(self, notify: Notify, on_end: Callable[[Job], None] | None = None):
+    def __init__(self, notify: Notify, on_end: Callable[[Job], None] | None = None,
+                 code_check: Callable[[Path], str | None] | None = None):
         self.notify = notify
         self.on_end = on_end or (lambda job: None)
+        self.code_check = code_check
         self.jobs: dict[str, Job] = {}
         self._ids = itertools.count(1)
         self.lock = threading.Lock()
@@ -84,11 +91,12 @@ class JobRunner:
     def start(self, path: Path, method: str, params: dict, run: dict, epochs: list[int],
               progress: ProgressSink | None, restart: bool = False, kind: str = "train", ray: Any = None) -> Job:
         """Start a job (the caller checked that none runs on ``path``, under :attr:`lock`);
-        ``kind="watch"`` follows the run as it is recorded until cancelled (``epochs`` is ignored)."""
+        ``kind="watch"`` follows the run as it is recorded until cancelled (``epochs`` is ignored).
+        The job's note (``visualize/<METHOD>.job.json``) never holds ``ray``: a cluster address
+        comes from the user (request, settings, command line), never from a file in the workspace."""
         job = Job(id=f"job-{next(self._ids)}", path=path, method=method, total=len(epochs), kind=kind)
         self.jobs[job.id] = job
-        _write_note(path, method, {"kind": kind, "method": method, "params": params, "run": run, "epochs": epochs,
-                                   "ray": ray if isinstance(ray, (bool, str)) else None})
+        _write_note(path, method, {"kind": kind, "method": method, "params": params, "run": run, "epochs": epochs})
         job.thread = threading.Thread(target=self._run, args=(job, params, run, epochs, progress, restart, ray), name=job.id, daemon=True)
         job.thread.start()
         return job
@@ -97,8 +105,10 @@ class JobRunner:
              ray: Any = None) -> None:
         from ttvis.dynamics.errors import DynamicsError
         from ttvis.dynamics.lock import LockedError
+        from ttvis.dynamics.subject import UntrustedCodeError, code_gate
         from ttvis.pipeline import visualize, watch
         from ttvis.projection.base import Cancelled
+        from ttvis.server.api import UNTRUSTED
 
         if progress:
             progress.begin(f"{'Following' if job.kind == 'watch' else 'Training'} {job.method} on {job.path.name}",
@@ -126,7 +136,9 @@ class JobRunner:
             log.info("%s: %s", job.id, text)
 
         t0 = time.perf_counter()
+        gate = code_gate(self.code_check) if self.code_check is not None else contextlib.nullcontext()
         try:
+            gate.__enter__()  # every model.py import in this thread asks the current trust
             if job.kind == "watch":
                 watch(job.path, job.method, params, run, stop=job.cancel, on_epoch=on_epoch, on_message=on_message,
                       on_stage=on_stage)
@@ -145,6 +157,9 @@ class JobRunner:
             job.status = "cancelled"
             msg = (f"stopped following after {job.epoch} new epoch(s)" if job.kind == "watch"
                    else f"cancelled after {job.epoch}/{job.total} epochs (finished epochs kept)")
+        except UntrustedCodeError as exc:  # the workspace's code may not run (now): say so with its own code
+            job.status, job.error, job.code = "failed", str(exc), UNTRUSTED
+            msg = f"failed: {job.error}"
         except (DynamicsError, ValueError, LockedError) as exc:  # the user's to fix: the message says how
             job.status, job.error = "failed", str(exc)
             msg = f"failed: {job.error}"
@@ -152,13 +167,16 @@ class JobRunner:
             log.exception("training job %s failed", job.id)
             job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
             msg = f"failed: {job.error}"
+        finally:
+            gate.__exit__(None, None, None)
         log.info("%s %s: %s", job.id, job.status, msg)
         if not self.closing:  # a job stopped by the server's shutdown keeps its note: the next server resumes it
             _note_path(job.path, job.method).unlink(missing_ok=True)
         self.on_end(job)
         if progress:
             progress.end(msg)
-        self.notify("ttvis/trainFinished", {**where, "status": job.status, "epochs": job.epoch, "message": msg, "error": job.error})
+        self.notify("ttvis/trainFinished", {**where, "status": job.status, "epochs": job.epoch, "message": msg, "error": job.error,
+                                               **({"code": job.code} if job.code is not None else {})})
 
     def stop_all(self, timeout: float = 1.5) -> int:
         """Cancel every running job and wait up to ``timeout`` seconds in all for them to end

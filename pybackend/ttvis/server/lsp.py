@@ -56,10 +56,69 @@ class TtvisProtocol(LanguageServerProtocol):
     """
 
     def structure_message(self, data: dict[str, Any]) -> Any:
-        """Deserialize one incoming message (pygls calls it for every JSON object)."""
+        """Deserialize one incoming message (pygls calls it for every JSON object, innermost first).
+
+        Raises:
+            TooDeep: the message nests deeper than :data:`MAX_DEPTH` (answered -32600 by
+                :meth:`TtvisServer.report_server_error`, with the request's id).
+        """
+        if "jsonrpc" in data and _deeper_than(data, MAX_DEPTH):
+            raise TooDeep(data.get("id") if isinstance(data.get("id"), (int, str)) and not isinstance(data.get("id"), bool) else None)
         if "jsonrpc" in data and "method" in data and "params" not in data and self.get_message_type(data["method"]) is None:
             data = {**data, "params": None}
         return super().structure_message(data)
+
+
+MAX_DEPTH = 64  # JSON nesting a message may have (ttvis's own params nest 3 deep)
+
+
+class TooDeep(Exception):
+    """An incoming JSON-RPC message nests deeper than :data:`MAX_DEPTH`; ``msg_id``: its id, if any."""
+
+    def __init__(self, msg_id: int | str | None):
+        super().__init__(f"a JSON-RPC message nested deeper than {MAX_DEPTH} levels")
+        self.msg_id = msg_id
+
+
+def _deeper_than(obj: Any, limit: int) -> bool:
+    """Whether the JSON value ``obj`` (dicts and lists) nests deeper than ``limit``, without recursion."""
+    stack = [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if d > limit:
+            return True
+        if isinstance(o, dict):
+            stack += [(v, d + 1) for v in o.values() if isinstance(v, (dict, list))]
+        elif isinstance(o, list):
+            stack += [(v, d + 1) for v in o if isinstance(v, (dict, list))]
+    return False
+
+
+class TtvisServer(LanguageServer):
+    """pygls's LanguageServer, answering a message it cannot read.
+
+    pygls logs a traceback for a body that is not JSON (or nests past the parser's recursion
+    limit, about 1,000 levels) and answers nothing: the client waits for ever. Here such a
+    message gets the JSON-RPC answer, ``-32700`` parse error or ``-32600`` invalid request,
+    with id null (the request's id where it could be read), a one-line log entry and no
+    traceback; the connection goes on serving the next message.
+    """
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """pygls's error hook (a message the read loop could not handle, and other out-of-band errors)."""
+        if source is not JsonRpcException:
+            return super().report_server_error(error, source)
+        if isinstance(error, (ValueError, RecursionError)) and not isinstance(error, JsonRpcException):
+            code, text, msg_id = -32700, f"Parse error: not a JSON message ({type(error).__name__}: {error})", None
+        elif isinstance(error, TooDeep):
+            code, text, msg_id = -32600, f"Invalid Request: {error}", error.msg_id
+        else:
+            code, text, msg_id = -32600, f"Invalid Request: not a JSON-RPC 2.0 message ({type(error).__name__}: {error})", None
+        log.info("unreadable message answered (%d): %s", code, _short(text, 300))
+        try:
+            self.protocol._send_data({"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": _short(text, 300)}})
+        except Exception:  # the client is gone
+            log.debug("error answer dropped", exc_info=True)
 
 
 class Hub:
@@ -90,6 +149,8 @@ class Hub:
 
 def _safe_notify(protocol: Any, method: str, params: dict) -> None:
     try:
+        if method == lsp.WINDOW_SHOW_MESSAGE:  # an LSP method: pygls wants its typed params
+            params = lsp.ShowMessageParams(type=lsp.MessageType(params.get("type", 3)), message=str(params.get("message", "")))
         protocol.notify(method, params)
     except Exception:  # a client gone mid-notification must not stop the others
         log.debug("notification %s dropped", method, exc_info=True)
@@ -127,7 +188,7 @@ def build_server(api: TtvisApi, hub: Hub, roots_from_client: bool = True, editor
             notifications; on ``shutdown`` the running jobs are cancelled and joined, and on
             ``exit`` the process ends at once (its life is the client's session).
     """
-    ls = LanguageServer("ttvis", __version__, protocol_cls=TtvisProtocol)
+    ls = TtvisServer("ttvis", __version__, protocol_cls=TtvisProtocol)
 
     async def call(fn: Callable[[dict], dict], params: Any) -> dict:
         hub.attach(asyncio.get_running_loop(), ls.protocol)
@@ -195,6 +256,8 @@ def build_server(api: TtvisApi, hub: Hub, roots_from_client: bool = True, editor
             api.set_trust(bool(opts.get("trusted", api.trusted)) if isinstance(opts, dict) else api.trusted)
             if isinstance(opts, dict) and isinstance(opts.get("vectorUri"), str):
                 api.vector_uri = opts["vectorUri"] or None
+            if isinstance(opts, dict) and isinstance(opts.get("ray"), (bool, str)):  # the user's setting, for resumed jobs
+                api.ray = (True if opts["ray"] in (True, "local") else opts["ray"]) or None
             level = opts.get("logLevel") if isinstance(opts, dict) else None
             if isinstance(level, str) and level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"):
                 _set_level(level.upper())
@@ -206,6 +269,8 @@ def build_server(api: TtvisApi, hub: Hub, roots_from_client: bool = True, editor
             p = plain(params) if params is not None else {}
             api.set_trust(bool(p.get("trusted")) if isinstance(p, dict) else False)
             log.info("workspace trust changed: %s", api.trusted)
+            if api.trusted:  # the jobs a stopped server left, held back while the workspace was not trusted
+                asyncio.get_event_loop().run_in_executor(None, api.resume_jobs)
 
     if roots_from_client:
         @ls.feature(lsp.INITIALIZED)
@@ -263,7 +328,10 @@ class _HandledErrors(logging.Filter):
         from websockets.exceptions import ConnectionClosed
 
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, (JsonRpcException, ConnectionClosed))  # a browser tab closing is not an error
+        if isinstance(exc, (JsonRpcException, ConnectionClosed)):  # a browser tab closing is not an error
+            return False
+        # an unreadable message is answered (TtvisServer.report_server_error) and logged there in one line
+        return not (record.getMessage() == "Unable to handle message" and isinstance(exc, (TooDeep, ValueError, RecursionError, AttributeError)))
 
 
 def _set_level(level: str) -> None:

@@ -13,12 +13,13 @@ import asyncio
 import http
 import logging
 import mimetypes
+import posixpath
 import secrets
 import threading
 import webbrowser
 from pathlib import Path
 from typing import Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ttvis.server.api import TtvisApi
 from ttvis.server.lsp import Hub, build_server
@@ -42,19 +43,41 @@ def static_root() -> Path:
     return built if (built / "index.html").is_file() else STATIC
 
 
+def normal_path(raw: str) -> str | None:
+    """The path of a request target as the server will use it: percent-decoded, ``//`` and
+    ``/./`` collapsed (``posixpath.normpath``), always starting with one ``/``; None for a
+    path that tries to climb (a ``..`` segment, in any encoding), holds a backslash or a NUL,
+    or is not UTF-8. Deciding on this one form keeps what the token check sees and what is
+    served the same (``/assets/../index.html`` is not an asset)."""
+    try:
+        path = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        return None
+    if "\\" in path or "\x00" in path or ".." in path.split("/"):
+        return None
+    return "/" + posixpath.normpath("/" + path).lstrip("/") if path.strip("/") else "/"
+
+
 def make_request_handler(token: str) -> Callable:
-    """``process_request`` hook: token check for the page and ``/ws``, static files for GETs."""
+    """``process_request`` hook: token check for the page and ``/ws``, static files for GETs.
+
+    The path is normalised first (:func:`normal_path`); only an existing file below
+    ``/assets/`` is served without the token, everything else needs it."""
 
     def process_request(connection, request):
         url = urlsplit(request.path)
+        path = normal_path(url.path)
+        if path is None:
+            return _response(400, b"400 Bad Request: the path climbs out of the page's folder\n", "text/plain")
         given = parse_qs(url.query).get("token", [""])[0]
-        is_asset = url.path.startswith("/assets/")
+        root = static_root()
+        asset = (root / path.lstrip("/")).resolve() if path.startswith("/assets/") else None
+        is_asset = asset is not None and asset.is_relative_to(root / "assets") and asset.is_file()
         if not is_asset and not secrets.compare_digest(given, token):
             return _response(403, b"403 Forbidden: a valid ?token= is required (use the URL ttvis serve printed)\n", "text/plain")
-        if url.path == "/ws":
+        if path == "/ws":
             return None  # proceed with the websocket handshake
-        root = static_root()
-        rel = "index.html" if url.path in ("", "/") else url.path.lstrip("/")
+        rel = "index.html" if path == "/" else path.lstrip("/")
         f = (root / rel).resolve()
         if not f.is_relative_to(root) or not f.is_file():
             return _response(404, b"404 Not Found\n", "text/plain")
@@ -99,7 +122,8 @@ async def serve_async(paths: list[str], port: int = 0, host: str = "127.0.0.1", 
         server = build_server(api, hub, roots_from_client=False)
         hub.attach(asyncio.get_running_loop(), server.protocol)
         try:
-            await run_websocket(websocket=websocket, stop_event=threading.Event(), protocol=server.protocol, logger=log)
+            await run_websocket(websocket=websocket, stop_event=threading.Event(), protocol=server.protocol, logger=log,
+                                error_handler=server.report_server_error)  # an unreadable frame is answered
         finally:
             hub.detach(server.protocol)
 
