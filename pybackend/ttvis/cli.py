@@ -338,11 +338,15 @@ def cmd_similar(args: argparse.Namespace) -> int:
     from ttvis.dynamics.vectors import similar_samples
 
     idx = [int(v) for v in str(args.index).replace(",", " ").split()]
-    hits = similar_samples(args.path, args.epoch, idx, args.k, args.vector_uri, args.index_type, on_message=note)
-    if args.json:
+    hits = similar_samples(args.path, args.epoch, idx, args.k, args.vector_uri, args.index_type, on_message=note, labels=True)
+    if args.json:  # index, distance, label, label_name, prediction, prediction_name (None where the run has none)
         print(json.dumps(hits))
     else:
-        print(fixed_width([["index", "distance"]] + [[str(h["index"]), fmt(h["distance"])] for h in hits]))
+        def cls(h: dict, key: str) -> str:
+            return "–" if h[key] is None else str(h[f"{key}_name"] if h[f"{key}_name"] is not None else h[key])
+
+        print(fixed_width([["index", "distance", "label", "prediction"]]
+                          + [[str(h["index"]), fmt(h["distance"]), cls(h, "label"), cls(h, "prediction")] for h in hits]))
     return 0
 
 

@@ -535,3 +535,37 @@ def test_a_job_of_a_killed_server_resumes_when_the_server_restarts(run_copy):
     assert params["epochs"] == [1, 2, 3, 4] and params.get("resumed")
     assert sorted(int(p.stem) for p in (run_copy / "visualize" / "DVI" / "projection").glob("*.npy")) == [1, 2, 3, 4]
     assert first >= 1 and not (run_copy / "visualize" / "DVI.job.json").exists()
+
+
+# ---- #21 A7, A9: bounded widths, no orphan of ttvis compare ------------------------------
+@pytest.mark.parametrize("hidden,why", [("0,0", ">= 2"), ("-5", ">= 2"), ("100000", "<= 4096"), ("8,8,8,8,8,8,8,8,8", "at most 8")])
+def test_hidden_widths_are_bounded_and_nothing_moves(trained, cli_env, hidden, why):
+    before = _tree(trained / "visualize")
+    r = subprocess.run(ttvis_cmd("visualize", str(trained), "--epochs", "1", "--device", "cpu", "--hidden", hidden),
+                       capture_output=True, text=True, env=cli_env, timeout=300)
+    assert r.returncode == 2, r.stderr
+    line = r.stderr.strip().splitlines()[-1]
+    assert line.startswith("error:") and "--hidden" in line and why in line.replace("≥", ">=").replace("≤", "<="), line
+    assert "Traceback" not in r.stderr and _tree(trained / "visualize") == before
+    api = TtvisApi([trained.parent], trusted=True)
+    with pytest.raises(ApiError) as ei:
+        api.train({"path": str(trained), "method": "DVI", "params": {"hidden": [int(v) for v in hidden.split(",")]}})
+    assert ei.value.code == INVALID_PARAMS and "hidden" in ei.value.message
+
+
+def test_kill_9_of_compare_takes_its_child_along(run_copy, cli_env):
+    p = subprocess.Popen(ttvis_cmd("compare", str(run_copy), "--methods", "DVI", "--epochs", "1-3", "--device", "cpu"),
+                         env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while holder(run_copy, "DVI") is None and time.monotonic() < deadline:  # the child trains and holds the lock
+        time.sleep(0.1)
+    child = holder(run_copy, "DVI")
+    assert child and child["pid"] != p.pid
+    p.send_signal(signal.SIGKILL)
+    p.wait(30)
+    deadline = time.monotonic() + 30
+    while holder(run_copy, "DVI") is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert holder(run_copy, "DVI") is None  # the child died with its parent and the lock went with it
+    with method_lock(run_copy, "DVI"):
+        pass

@@ -1,11 +1,14 @@
 """Similar samples through a vector index (Milvus Lite by default; a Milvus server when
 TTVIS_TEST_MILVUS_URI names one): recall@10 against brute force at every epoch of the demo run,
-the CLI and the server."""
+the CLI and the server; issue 21: a Milvus Lite folder damaged on disk in several ways is rebuilt and
+answers the true neighbours, a real server and the CLI use one index at once, the CLI's label and
+prediction columns, and no gRPC keepalive noise on stderr."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -48,7 +51,8 @@ def test_cli_and_server_answer_the_same_neighbours(run_copy):
                         "--json"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     hits = json.loads(r.stdout)
-    assert [sorted(h) for h in hits] == [["distance", "index"]] * 10 and all(h["index"] != 42 for h in hits)
+    assert [sorted(h) for h in hits] == [["distance", "index", "label", "label_name", "prediction", "prediction_name"]] * 10
+    assert all(h["index"] != 42 for h in hits)
     assert [h["distance"] for h in hits] == sorted(h["distance"] for h in hits)
     from ttvis.server.api import ApiError, TtvisApi
 
@@ -59,3 +63,207 @@ def test_cli_and_server_answer_the_same_neighbours(run_copy):
     assert len(sel) == 5 and not {1, 2, 3} & {h["index"] for h in sel}
     with pytest.raises(ApiError, match="params.k"):
         api.similar({"path": str(run_copy), "epoch": 7, "index": 1, "k": 0})
+
+
+# ---- issue 21 A5: a damaged Milvus Lite folder is detected and rebuilt, never "no neighbours" ----
+
+def _cli_similar(run, epoch=7, index=42, k=10, timeout=300):
+    from conftest import ttvis_cmd
+
+    return subprocess.run(ttvis_cmd("similar", str(run), "--epoch", str(epoch), "--index", str(index), "--k", str(k), "--json"),
+                          capture_output=True, text=True, timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def _exact(run, epoch=7, index=42, k=10) -> list[int]:
+    x = TrainingDynamics(run).representation(epoch)
+    return brute_force(x, x[index], k, {index}).tolist()
+
+
+@pytest.fixture(scope="module")
+def built(digits_run, tmp_path_factory):
+    """(live run path, template): the digits run with epoch 7's index built by the CLI; the template
+    is a copy (mtimes kept) that restores the live path to its built state."""
+    import shutil
+
+    live = tmp_path_factory.mktemp("damage") / "digits"
+    shutil.copytree(digits_run, live, ignore=shutil.ignore_patterns("visualize"))
+    r = _cli_similar(live)
+    assert r.returncode == 0, r.stderr
+    template = live.parent / "template"
+    shutil.copytree(live, template)
+    return live, template
+
+
+def _collection(run) -> "os.PathLike":
+    from pathlib import Path
+
+    (c,) = list(Path(run, "visualize", "vectors.db", "collections").iterdir())
+    return c
+
+
+def _garbage(*names):
+    def damage(run):
+        for n in names:
+            (_collection(run) / n).write_bytes(b"garbage")
+    return damage
+
+
+def _truncate_parquet(run):
+    for f in _collection(run).rglob("*.parquet"):
+        f.write_bytes(f.read_bytes()[:100])
+
+
+def _folder_to_file(run):
+    import shutil
+
+    db = run / "visualize" / "vectors.db"
+    shutil.rmtree(db)
+    db.write_text("x")
+
+
+DAMAGES = {
+    "garbage manifest": _garbage("manifest.json"),
+    "empty manifest": lambda run: (_collection(run) / "manifest.json").write_bytes(b""),
+    "both manifests garbage": _garbage("manifest.json", "manifest.json.prev"),
+    "data folder deleted": lambda run: __import__("shutil").rmtree(_collection(run) / "partitions" / "_default" / "data"),
+    "parquet truncated": _truncate_parquet,
+    "schema deleted": lambda run: (_collection(run) / "schema.json").unlink(),
+    "schema garbage": _garbage("schema.json"),
+    "vectors.db is a file": _folder_to_file,
+    "stamps garbage": lambda run: (run / "visualize" / "vectors.json").write_text("{garbage"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_index_is_rebuilt_and_answers_the_true_neighbours(built, damage):
+    import shutil
+
+    live, template = built
+    shutil.rmtree(live)
+    shutil.copytree(template, live)
+    DAMAGES[damage](live)
+    r = _cli_similar(live)
+    assert r.returncode == 0, r.stderr
+    assert [h["index"] for h in json.loads(r.stdout)] == _exact(live), r.stderr
+    assert re.search(r"damaged|not a folder|building", r.stderr), r.stderr  # said so
+    assert "Traceback" not in r.stderr
+    r = _cli_similar(live)  # repaired for good: the next call answers without rebuilding
+    assert r.returncode == 0 and [h["index"] for h in json.loads(r.stdout)] == _exact(live) and r.stderr == "", r.stderr
+
+
+# ---- issue 21 A6: two real processes use one run's index at the same time ----
+
+def test_a_server_holding_the_index_and_the_cli_both_answer(run_copy):
+    from test_safety import RawServer
+
+    s = RawServer(run_copy.parent)
+    try:
+        ask = {"path": str(run_copy), "epoch": 7, "index": 42, "k": 10}
+        first = s.request("ttvis/similar", ask)
+        assert [h["index"] for h in first["result"]["neighbours"]] == _exact(run_copy), first
+        r = _cli_similar(run_copy)  # a second process while the server holds vectors.db open
+        assert r.returncode == 0, r.stderr
+        assert [h["index"] for h in json.loads(r.stdout)] == _exact(run_copy)
+        assert (run_copy / "visualize" / "vectors.db.addr.json").exists()  # the server owns and serves the folder
+        r = _cli_similar(run_copy, epoch=3, index=7, k=5)  # an epoch not built yet: built through the server
+        assert r.returncode == 0 and [h["index"] for h in json.loads(r.stdout)] == _exact(run_copy, 3, 7, 5), r.stderr
+        again = s.request("ttvis/similar", {**ask, "epoch": 3, "index": 7, "k": 5})
+        assert [h["index"] for h in again["result"]["neighbours"]] == _exact(run_copy, 3, 7, 5), again
+        s.request("shutdown")
+        s.send({"jsonrpc": "2.0", "method": "exit"})
+        s.p.wait(20)
+    finally:
+        s.p.kill()
+    r = _cli_similar(run_copy)  # the owner left (its address file may stay: a dead pid is ignored): the CLI opens the folder
+    assert r.returncode == 0 and [h["index"] for h in json.loads(r.stdout)] == _exact(run_copy), r.stderr
+    log = bytes(s.log).decode(errors="replace")
+    assert "too_many_pings" not in log and "Traceback" not in log, log
+
+
+HOLD = """
+import sys, time
+from milvus_lite import MilvusLite
+db = MilvusLite(sys.argv[1])  # holds the folder's LOCK and serves nothing (another tool, an older ttvis)
+print("holding", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_folder_held_by_a_process_that_serves_nothing_gets_exact_neighbours(run_copy):
+    db = run_copy / "visualize" / "vectors.db"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        r = _cli_similar(run_copy)
+        assert r.returncode == 0, r.stderr
+        assert [h["index"] for h in json.loads(r.stdout)] == _exact(run_copy)
+        assert "computing exact neighbours without the index" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    finally:
+        holder.kill()
+        holder.wait(10)
+
+
+def test_damage_that_only_the_owner_can_repair_gives_the_cli_one_error_and_the_owner_repairs_it(run_copy):
+    import shutil
+
+    from test_safety import RawServer
+
+    s = RawServer(run_copy.parent)
+    try:
+        first = s.request("ttvis/similar", {"path": str(run_copy), "epoch": 7, "index": 42, "k": 10})
+        assert "result" in first, first
+        db = run_copy / "visualize" / "vectors.db"
+        shutil.rmtree(db / "collections")
+        (db / "collections").write_text("x")  # no collection can be created any more
+        r = _cli_similar(run_copy, epoch=3, index=7, k=5)  # a client: it may not delete the owner's folder
+        assert r.returncode != 0 and r.stdout == "", r.stdout
+        assert f"delete the folder {db}" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.count("error:") == 1, r.stderr
+        again = s.request("ttvis/similar", {"path": str(run_copy), "epoch": 3, "index": 7, "k": 5})  # the owner repairs
+        assert [h["index"] for h in again["result"]["neighbours"]] == _exact(run_copy, 3, 7, 5), again
+        r = _cli_similar(run_copy, epoch=3, index=7, k=5)
+        assert r.returncode == 0 and [h["index"] for h in json.loads(r.stdout)] == _exact(run_copy, 3, 7, 5), r.stderr
+        assert "deleting it and rebuilding" in bytes(s.log).decode(errors="replace")
+    finally:
+        s.p.kill()
+        s.p.wait(10)
+
+
+# ---- issue 21 B14: label and prediction columns; no gRPC keepalive noise ----
+
+def test_cli_similar_prints_label_and_prediction(run_copy):
+    from conftest import ttvis_cmd
+
+    run = TrainingDynamics(run_copy)
+    hits = json.loads(_cli_similar(run_copy).stdout)
+    pred = run.predicted_class(7)
+    for h in hits:
+        assert h["label"] == int(run.labels[h["index"]]) and h["label_name"] == run.classes[h["label"]]
+        assert h["prediction"] == int(pred[h["index"]]) and h["prediction_name"] == run.classes[h["prediction"]]
+    r = subprocess.run(ttvis_cmd("similar", str(run_copy), "--epoch", "7", "--index", "42", "--k", "3"), capture_output=True,
+                       text=True, timeout=300)
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["index", "distance", "label", "prediction"], r.stdout
+    assert [line.split()[2:] for line in lines[2:]] == [[h["label_name"], h["prediction_name"]] for h in hits[:3]]
+
+
+PINGS = """
+import sys, time, grpc
+from ttvis.dynamics.vectors import similar_samples
+run = sys.argv[1]
+print(similar_samples(run, 7, [42], 10), flush=True)
+port = int(open(run + "/visualize/vectors.db.addr.json").read().split('"port":')[1].strip(" }\\n"))
+# a client that pings every second (pymilvus pings every 10 s and, idle for a minute, gets the same answer)
+ch = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.keepalive_time_ms", 1000),
+      ("grpc.keepalive_permit_without_calls", 1), ("grpc.http2.max_pings_without_data", 0)])
+grpc.channel_ready_future(ch).result(timeout=10)
+time.sleep(8)
+print(similar_samples(run, 7, [42], 10), flush=True)
+"""
+
+
+def test_keepalive_pings_log_nothing(run_copy):
+    r = subprocess.run([sys.executable, "-c", PINGS, str(run_copy)], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    assert "too_many_pings" not in r.stderr and "GOAWAY" not in r.stderr, r.stderr

@@ -11,7 +11,7 @@ they live in :class:`RunParams`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -60,7 +60,9 @@ class EncoderParams(NeighbourhoodParams):
     boundary_ratio: float = Field(0.1, ge=0.0, le=10.0, description="boundary samples generated per fitted sample (0 disables them)")
     boundary_tolerance: float = Field(0.1, ge=1e-4, le=1.0, description="a mixup counts as a boundary sample when its top-2 class probabilities differ by less than this")
     boundary_steps: int = Field(12, ge=1, le=64, description="bisection steps of the mixup coefficient per boundary sample")
-    hidden: list[int] = Field([128, 128], min_length=1, max_length=8, description="widths of the encoder's hidden layers (the decoder mirrors them)")
+    hidden: list[Annotated[int, Field(ge=2, le=4096)]] = Field(
+        [128, 128], min_length=1, max_length=8,
+        description="widths of the encoder's hidden layers, each 2-4096 (the decoder mirrors them)")
     learning_rate: float = Field(0.01, ge=1e-6, le=1.0, description="Adam learning rate of the encoder/decoder")
     batch_size: int = Field(2048, ge=16, le=1 << 20, description="edges per optimisation step")
     max_epochs: int = Field(30, ge=1, le=10000, description="most optimisation epochs (passes over the edge set) per training")
