@@ -9,6 +9,8 @@ reused, not retrained (``visualize`` says so and returns at once). The table goe
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -51,14 +53,31 @@ def markdown(rows: list[dict[str, Any]], title: str) -> str:
     head = "| " + " | ".join(h for h, _ in COLUMNS) + " |"
     rule = "| " + " | ".join("---" for _ in COLUMNS) + " |"
     body = ["| " + " | ".join(fmt(r.get(k), 1 if k in ("seconds", "peak_rss_mb") else 3) for _, k in COLUMNS) + " |" for r in rows]
-    return "\n".join([f"# {title}", "", head, rule, *body, ""])
+    return "\n".join([f"# {title}", "", head, rule, *body, "", NOTE, ""])
 
 
 def _train_method(cmd: list[str]) -> tuple[int, str, float]:
     """A task (:mod:`ttvis.parallel`): run one method's ``ttvis visualize``; (status, stderr, seconds)."""
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_die_with_parent(os.getpid()))
     return r.returncode, r.stderr, time.perf_counter() - t0
+
+
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child die when ``parent`` does (Linux ``PR_SET_PDEATHSIG``),
+    so a ``kill -9`` of ``ttvis compare`` never leaves a child that still holds a method's lock;
+    None where the platform has no such call."""
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def arm() -> None:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the call took effect
+            os._exit(1)
+
+    return arm
 
 
 def compare(run_path: str | Path, methods: list[str], epochs: str | None = None, run: dict[str, Any] | None = None,
