@@ -70,7 +70,9 @@ export class ServerManager implements vscode.Disposable {
       outputChannel: this.output,
       // the server imports a run's model.py (user code) only in a trusted workspace
       initializationOptions: () => ({ trusted: vscode.workspace.isTrusted, logLevel,
-        vectorUri: vscode.workspace.getConfiguration("ttvis").get<string>("vectorStore.uri", "") }),
+        vectorUri: vscode.workspace.getConfiguration("ttvis").get<string>("vectorStore.uri", ""),
+        // the user's Ray setting for jobs the server resumes (a job note in the workspace never names one)
+        ray: vscode.workspace.getConfiguration("ttvis").get<string>("ray", "") }),
       errorHandler: {
         error: () => ({ action: ErrorAction.Continue }),
         closed: () => {

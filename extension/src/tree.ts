@@ -6,12 +6,16 @@ import { ServerManager } from "./server";
 export type Node =
   | { kind: "run"; run: any }
   | { kind: "method"; run: any; method: string; state: any }
+  | { kind: "generation"; run: any; method: string; generation: any }
   | { kind: "message"; text: string };
 
 const pct = (v: any) => (typeof v === "number" ? v.toFixed(2) : "–");
 
 /** One line saying where a method stands on a run (the tree's description, also used in pickers). */
 export function describeState(s: any, hasInverse = true): string {
+  if (s.pendingJob && s.state !== "training" && s.state !== "watching") {
+    return `stopped ${s.pendingJob.kind} job: resumes ${s.pendingJob.resumes}`;
+  }
   if (s.state === "training") {
     if (s.job === undefined && s.pid !== undefined) return `training (${s.by ?? "another ttvis process"}, pid ${s.pid})`;
     const at = s.total ? ` · epoch ${Math.min((s.done ?? 0) + 1, s.total)}/${s.total}` : "";
@@ -53,6 +57,10 @@ export class RunsTree implements vscode.TreeDataProvider<Node> {
       const shown = { ...(fallback ? { [fallback]: { state: "not trained" } } : {}), ...(node.run.methods ?? {}) };
       return Object.entries(shown).map(([method, state]) => ({ kind: "method", run: node.run, method, state }));
     }
+    if (node.kind === "method") {
+      // earlier results of this method, newest first (visualize/<METHOD>.history/, bounded by the server)
+      return (node.state.history ?? []).map((generation: any) => ({ kind: "generation", run: node.run, method: node.method, generation }));
+    }
     return [];
   }
 
@@ -68,9 +76,21 @@ export class RunsTree implements vscode.TreeDataProvider<Node> {
       item.resourceUri = vscode.Uri.file(r.path);
       return item;
     }
+    if (node.kind === "generation") {
+      const g = node.generation;
+      const item = new vscode.TreeItem(`earlier: ${String(g.started).replace("T", " ")}`);
+      const n = g.epochs?.length ?? 0;
+      item.description = g.complete ? `${n} epochs` : `partial: ${n}/${g.planned?.length ?? "?"} epochs`;
+      item.tooltip = `Earlier ${node.method} results, kept in\n${g.path}`;
+      item.contextValue = "ttvisGeneration";
+      item.iconPath = new vscode.ThemeIcon("archive");
+      item.resourceUri = vscode.Uri.file(g.path);
+      item.command = { command: "revealInExplorer", title: "Reveal", arguments: [vscode.Uri.file(g.path)] };
+      return item;
+    }
     const s = node.state;
     const info = this.methods.find((m) => m.name === node.method);
-    const item = new vscode.TreeItem(node.method);
+    const item = new vscode.TreeItem(node.method, s.history?.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.description = describeState(s, info?.hasInverse ?? true);
     item.tooltip = info ? `${info.description}\n${info.paper ?? ""}` : undefined;
     const trained = s.state === "trained" || (s.state === "training" && s.epochs?.length);

@@ -100,6 +100,8 @@ before(async () => {
   if (!fs.existsSync(VSIX)) throw new Error(`no ${VSIX}: run npm run package (make test does)`);
   const { root, run } = makeDigitsRun(4);
   workspace = root;
+  // an earlier generation of the DVI results, as a second `ttvis visualize` run keeps it (visualize/DVI.history/)
+  fs.cpSync(path.join(run, "visualize", "DVI"), path.join(run, "visualize", "DVI.history", "2026-01-02T03-04-05"), { recursive: true });
   fs.cpSync(run, path.join(root, "fresh"), { recursive: true, filter: (src) => !src.includes(`${path.sep}visualize`) });
   runDir = fs.mkdtempSync(path.join(REPO, ".e2e", "run-"));
   const ud = path.join(runDir, "ud"), ext = path.join(runDir, "ext");
@@ -160,6 +162,15 @@ test("the Training Dynamics sidebar lists the runs", async () => {
   assert.match(text, /4 epochs · 1797 samples · 10 classes/);
   assert.match(text, /fresh/);
   assert.match(text, /trained · NPR/);
+});
+
+test("a method's earlier results are listed under it in the sidebar", async () => {
+  const dvi = page.locator(".sidebar .monaco-list-row", { hasText: /^DVI/ }).filter({ hasText: "trained" }).first();
+  await dvi.waitFor({ timeout: 60_000 });
+  if ((await dvi.getAttribute("aria-expanded")) !== "true") await dvi.locator(".monaco-tl-twistie").click();
+  const earlier = page.locator(".sidebar .monaco-list-row", { hasText: "earlier:" }).first();
+  await earlier.waitFor({ timeout: 30_000 });
+  assert.match(await earlier.innerText(), /earlier: .*\n?.*4 epochs/s);
 });
 
 test("Open Visualizer shows points over territories and the slider moves them", async () => {

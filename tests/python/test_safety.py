@@ -97,6 +97,11 @@ def test_stopped_runs_and_retries_never_lose_a_finished_epoch(trained):
     assert _tree(Path(gens[0]["path"])) == partial and _tree(Path(gens[1]["path"])) == complete
     assert sorted((trained / "visualize" / "DVI" / "projection").iterdir())[-1].name == "2.npy"
     assert not (trained / "visualize" / "DVI.new").exists()
+    # the editor's tree lists them under the method (ttvis/discover), newest first
+    listed = TtvisApi([trained.parent]).discover({})["runs"][0]["methods"]
+    assert set(listed) == {"DVI"}
+    assert [(g["name"], g["epochs"], g["complete"]) for g in listed["DVI"]["history"]] == \
+        [(g["name"], g["epochs"], g["complete"]) for g in gens]
 
 
 def test_two_successful_runs_keep_both_and_the_history_is_bounded(trained, monkeypatch):

@@ -273,6 +273,7 @@ class TtvisApi:
         # result folders, and the methods some process is writing now (a lock, perhaps before any folder)
         names = sorted({d.name if d.is_dir() else d.stem for d in vis.iterdir()
                         if (d.is_dir() and "." not in d.name) or (d.suffix == ".lock" and "." not in d.stem)}) if vis.is_dir() else []
+        from ttvis.dynamics.history import generations
         from ttvis.dynamics.lock import holder
 
         for name in names:
@@ -289,6 +290,8 @@ class TtvisApi:
             who = holder(run.path, name)
             if who is not None:
                 state.update({"state": "training", "by": who.get("command"), "pid": who.get("pid")})
+            state["history"] = [{k: g[k] for k in ("name", "path", "started", "epochs", "planned", "complete")}
+                                for g in generations(run.path, name)]
             out[name] = state
         from ttvis.server.jobs import interrupted_jobs
 
