@@ -324,9 +324,17 @@ def cmd_samples(args: argparse.Namespace) -> int:
         w.writeheader()
         w.writerows(rows)
     else:
-        keys = ["index", "split", "label", "aum", "confidence", "variability", "correctness", "forgetting_events",
-                "first_learned_epoch", "flips"]
-        print(fixed_width([keys] + [[fmt(r[k]) for k in keys] for r in rows]))
+        keys = ["index", "split", "label", "prediction", "aum", "confidence", "variability", "correctness",
+                "forgetting_events", "first_learned_epoch", "flips"]
+
+        def cell(r: dict, k: str) -> str:  # a class by its name where the run has names
+            if k in ("label", "prediction"):
+                return "–" if r[k] is None else str(r[f"{k}_name"] if r[f"{k}_name"] is not None else r[k])
+            return fmt(r[k])
+
+        head = [k if k != "prediction" or not rows or rows[0]["prediction_epoch"] is None else f"prediction (E{rows[0]['prediction_epoch']})"
+                for k in keys]
+        print(fixed_width([head] + [[cell(r, k) for k in keys] for r in rows]))
     return 0
 
 

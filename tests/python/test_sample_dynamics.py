@@ -69,12 +69,19 @@ def test_aum_finds_the_flipped_labels_of_the_noisy_demo(noisy_run):
     r = subprocess.run([sys.executable, "-m", "ttvis", "samples", str(noisy_run), "--top", "50", "--json"], capture_output=True,
                        text=True, timeout=120)
     rows = json.loads(r.stdout)
-    assert list(rows[0]) == ["index", "split", "label", "aum", "confidence", "variability", "correctness",
-                             "forgetting_events", "first_learned_epoch", "flips"]
+    assert list(rows[0]) == ["index", "split", "label", "label_name", "prediction", "prediction_name", "prediction_epoch",
+                             "aum", "confidence", "variability", "correctness", "forgetting_events", "first_learned_epoch", "flips"]
+    last = run.epochs[-1]
+    assert all(row["prediction"] == int(np.argmax(run.prediction(last)[row["index"]])) and row["prediction_epoch"] == last
+               and row["label_name"] == run.classes[row["label"]] for row in rows)
+    table = subprocess.run([sys.executable, "-m", "ttvis", "samples", str(noisy_run), "--top", "3"], capture_output=True,
+                           text=True, timeout=120).stdout.splitlines()
+    assert table[0].split()[:5] == ["index", "split", "label", "prediction", f"(E{last})"]
+    assert table[2].split()[2] == run.classes[rows[0]["label"]]  # classes by name (line 1 is the rule)
     assert sum(flipped[row["index"]] for row in rows) >= 45  # the 50 lowest-AUM samples are nearly all flipped ones
     csv = subprocess.run([sys.executable, "-m", "ttvis", "samples", str(noisy_run), "--sort", "forgetting", "--top", "3", "--csv"],
                          capture_output=True, text=True, timeout=120).stdout.splitlines()
-    assert csv[0].startswith("index,split,label,aum") and len(csv) == 4
+    assert csv[0].startswith("index,split,label,label_name,prediction,prediction_name,prediction_epoch,aum") and len(csv) == 4
 
 
 def test_server_serves_samples_events_and_search(noisy_run, tmp_path):

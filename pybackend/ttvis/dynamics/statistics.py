@@ -26,8 +26,10 @@ def run_statistics(run: TrainingDynamics) -> dict[str, np.ndarray]:
 
 def sample_table(run: TrainingDynamics, sort: str = "aum", split: str = "train", top: int = 0,
                  stats: dict[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
-    """Rows ``{index, split, label, aum, confidence, variability, correctness, forgetting_events,
-    first_learned_epoch, flips}``, most suspicious first by ``sort`` among ``split``
+    """Rows ``{index, split, label, label_name, prediction, prediction_name, prediction_epoch, aum,
+    confidence, variability, correctness, forgetting_events, first_learned_epoch, flips}``
+    (``prediction``: the predicted class at the last epoch, ``prediction_epoch``; None without
+    predictions; names None without class names), most suspicious first by ``sort`` among ``split``
     (``train``, ``test`` or ``all``), the first ``top`` (0: all).
 
     Raises:
@@ -41,9 +43,17 @@ def sample_table(run: TrainingDynamics, sort: str = "aum", split: str = "train",
     if top:
         order = order[:top]
     is_train = run.split_mask()
+    names = list(run.classes or [])
+    last = run.epochs[-1] if run.epochs else None
+    pred = np.asarray(run.prediction(last)[order]).argmax(1) if run.has_predictions and last is not None and len(order) else None
     rows = []
-    for i in order.tolist():
-        row: dict[str, Any] = {"index": i, "split": "train" if is_train[i] else "test", "label": int(run.labels[i])}
+    for j, i in enumerate(order.tolist()):
+        label = int(run.labels[i])
+        row: dict[str, Any] = {"index": i, "split": "train" if is_train[i] else "test", "label": label,
+                               "label_name": names[label] if 0 <= label < len(names) else None,
+                               "prediction": int(pred[j]) if pred is not None else None}
+        row["prediction_name"] = names[row["prediction"]] if row["prediction"] is not None and row["prediction"] < len(names) else None
+        row["prediction_epoch"] = last if pred is not None else None
         for k in KEYS:
             v = stats[k][i]
             row[k] = int(v) if k in ("forgetting_events", "first_learned_epoch", "flips") else round(float(v), 6)
