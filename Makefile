@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup setup-node setup-browser setup-vscode demo docs test test-python test-node check-page bench clean
+.PHONY: setup setup-node setup-browser setup-data setup-vscode demo docs test test-python test-node check-page bench clean
 
 setup: $(VENV)/.installed
 
@@ -37,6 +37,13 @@ setup-browser:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's Fashion-MNIST (the four idx .gz files under /usr/share/datasets/fashion-mnist) for the
+# `ttvis demo --dataset fashion-mnist` test; installed only when missing
+setup-data:
+	@dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || { \
+	  echo "installing Debian's dataset-fashion-mnist for the Fashion-MNIST demo test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; }
+
 # a real VS Code (code-server from the npm registry) for the extension's end-to-end tests, cached in .e2e/
 SHARED ?= ../shared
 setup-vscode:
@@ -65,7 +72,7 @@ check-page:
 
 # test names as they run, and the slowest tests at the end; one process per core (pytest-xdist),
 # each with one BLAS/OpenMP thread (two 2-thread torch processes on 2 cores spin against each other)
-test-python: setup
+test-python: setup setup-data
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \
 	  $(PY) -m pytest -v -n auto -p no:cacheprovider --durations=15 tests/python
 

@@ -85,7 +85,7 @@ def run_method(run: Path, name: str, device: str | None) -> dict:
     s = evals.get("summary") or {}
     return {"method": name, "stab_spearman": m["stab_spearman"], "spat_np": m["spat_np"], "trust": m["trust"],
             "seconds": seconds, "npr15_mean": (s.get("mean") or {}).get("npr_train"),
-            "stability_standardised": (s.get("temporal") or {}).get("stability")}
+            "stability_standardised": (s.get("temporal") or {}).get("stability_standardised")}
 
 
 def table(ours: list[dict], published: list[dict]) -> str:

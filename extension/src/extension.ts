@@ -115,10 +115,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       const res = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Evaluating ${t.method}…` },
         () => server.request("ttvis/evaluate", { path: t.run.path, method: t.method }));
       const f = res.summary?.final ?? {};
+      const tm = res.summary?.temporal ?? {};
       const num = (v: any) => (typeof v === "number" ? v.toFixed(3) : "–");
+      // the papers' names for the papers' numbers (raw representations, as published)
       void vscode.window.showInformationMessage(`ttvis ${t.method}, last epoch: NPR train ${num(f.npr_train)}, test ${num(f.npr_test)}; `
         + `PPR train ${f.ppr_train === undefined || f.ppr_train === null ? "– (no inverse map)" : num(f.ppr_train)}; `
-        + `temporal ranking ${num(f.temporal_ranking)}`);
+        + `temporal ranking (TimeVis, this epoch as reference) ${num(f.temporal_ranking)}; `
+        + `run: stab_spearman (Vernier et al.) ${num(tm.stability)}, standardised ${num(tm.stability_standardised)}`);
     } catch (e: any) {
       void vscode.window.showErrorMessage(`ttvis: ${e?.message ?? e}`);
     }

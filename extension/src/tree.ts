@@ -11,6 +11,17 @@ export type Node =
 
 const pct = (v: any) => (typeof v === "number" ? v.toFixed(2) : "–");
 
+/** The run's temporal measures for a method's tooltip (`t`: its eval summary's `temporal`, when the
+ * server sends it): the papers' names only for the papers' numbers (raw representations), the
+ * standardised variant named as such; "" without them. */
+export function temporalTooltip(t: any): string {
+  if (!t || !("stability_standardised" in t)) return ""; // none, or an eval.json from before the published definitions
+  const n = (v: any) => (typeof v === "number" ? v.toFixed(3) : "–");
+  return `\ntemporal ranking, first epoch as reference (TimeVis) ${n(t.ranking_first)} · stab_spearman (Vernier et al.) ${n(t.stability)}`
+    + ` · interslice kNN (M-PHATE) ${n(t.interslice_knn)}\nDynaVis: step Spearman ${n(t.dynavis_motion_spearman)} · direction ${n(t.dynavis_direction)}`
+    + ` · neighbour change ${n(t.dynavis_neighbor_change)}\nstandardised: rank ${n(t.ranking_first_standardised)} · stability ${n(t.stability_standardised)}`;
+}
+
 /** One line saying where a method stands on a run (the tree's description, also used in pickers). */
 export function describeState(s: any, hasInverse = true): string {
   if (s.pendingJob && s.state !== "training" && s.state !== "watching") {
@@ -92,7 +103,7 @@ export class RunsTree implements vscode.TreeDataProvider<Node> {
     const info = this.methods.find((m) => m.name === node.method);
     const item = new vscode.TreeItem(node.method, s.history?.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.description = describeState(s, info?.hasInverse ?? true);
-    item.tooltip = info ? `${info.description}\n${info.paper ?? ""}` : undefined;
+    item.tooltip = info ? `${info.description}\n${info.paper ?? ""}${temporalTooltip(s.temporal)}` : undefined;
     const trained = s.state === "trained" || (s.state === "training" && s.epochs?.length);
     item.contextValue = trained ? "ttvisMethodTrained" : "ttvisMethod";
     item.iconPath = new vscode.ThemeIcon(s.state === "training" ? "sync~spin" : s.state !== "trained" ? "circle-outline"

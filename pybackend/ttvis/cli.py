@@ -234,18 +234,31 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """`ttvis demo`: record the digits CNN run, visualize it, render frames and GIF."""
+    """`ttvis demo`: record the digits (default) or Fashion-MNIST CNN run, visualize it, render frames and GIF."""
+    import functools
     import time
 
     from tqdm import tqdm
 
     from ttvis.console import Progress
-    from ttvis.demo.digits import record_digits_run
     from ttvis.pipeline import render
 
-    out = Path(args.out).resolve()
+    out = Path(args.out or f"ttvis-demo/{args.dataset}").resolve()
     t0 = time.perf_counter()
-    print("ttvis demo: a small CNN learns scikit-learn's handwritten digits (1,797 8x8 images, 10 classes, 80/20 split)")
+    if args.dataset == "fashion-mnist":
+        from ttvis.demo.fashion import data_dir, record_fashion_run
+
+        data_dir()  # the package's files, before anything is written
+        print(f"ttvis demo: a small CNN learns Fashion-MNIST ({args.limit or 70000:,} 28x28 images, 10 classes, "
+              f"its own 6:1 train/test split{', a stratified subset' if args.limit else ''})")
+        record_run = functools.partial(record_fashion_run, limit=args.limit)
+    else:
+        if args.limit is not None:
+            raise ValueError("--limit: only for --dataset fashion-mnist (the digits demo always uses its 1,797 images)")
+        from ttvis.demo.digits import record_digits_run
+
+        print("ttvis demo: a small CNN learns scikit-learn's handwritten digits (1,797 8x8 images, 10 classes, 80/20 split)")
+        record_run = record_digits_run
     bar = tqdm(total=args.epochs, desc="training + recording", unit="epoch", file=sys.stderr, dynamic_ncols=True)
 
     def on_train(e: int, total: int, m: dict) -> None:
@@ -263,7 +276,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         def record() -> None:
             try:
-                record_digits_run(out, epochs=args.epochs, seed=args.seed, on_epoch=on_train, noise=args.noise)
+                record_run(out, epochs=args.epochs, seed=args.seed, on_epoch=on_train, noise=args.noise)
             except BaseException as exc:  # reported below
                 failed.append(exc)
 
@@ -284,7 +297,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             raise failed[0]
     else:
         try:
-            record_digits_run(out, epochs=args.epochs, seed=args.seed, on_epoch=on_train, noise=args.noise)
+            record_run(out, epochs=args.epochs, seed=args.seed, on_epoch=on_train, noise=args.noise)
         finally:
             bar.close()
         evals = _run_visualize(str(out), args.method, {}, None, run, restart=True)
@@ -468,8 +481,13 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     first = get_method(method).name
-    d = sub.add_parser("demo", help=f"train a CNN on the bundled digits, record it, visualize it ({first}), render frames + GIF")
-    d.add_argument("--out", default="ttvis-demo/digits", help="run folder to write (default: ttvis-demo/digits)")
+    d = sub.add_parser("demo", help=f"train a CNN on the bundled digits (or Fashion-MNIST), record it, visualize it ({first}), render frames + GIF")
+    d.add_argument("--dataset", choices=["digits", "fashion-mnist"], default="digits",
+                   help="digits: scikit-learn's 1,797 8x8 digits (default, quick); fashion-mnist: 70,000 28x28 images from "
+                   "Debian's package (apt-get install dataset-fashion-mnist), a CNN with a 256-d penultimate layer")
+    d.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="fashion-mnist only: a stratified, seeded subset of N images from both splits (default: all 70,000)")
+    d.add_argument("--out", default=None, help="run folder to write (default: ttvis-demo/DATASET)")
     d.add_argument("--epochs", type=int, default=20, help="training epochs of the CNN (default: 20)")
     d.add_argument("--method", default=first, help=f"visualization method (default: {first}; available: {names})")
     d.add_argument("--seed", type=int, default=0, help="seed for the split, the CNN and the projection (default: 0)")

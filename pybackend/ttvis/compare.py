@@ -25,17 +25,29 @@ from ttvis.dynamics.results import VisResults
 COLUMNS = [
     ("method", "method"), ("seconds", "seconds"), ("s/epoch", "seconds_per_epoch"), ("peak RSS MB", "peak_rss_mb"),
     ("NPR train", "npr_train"), ("NPR test", "npr_test"), ("NPR bnd", "npr_boundary"), ("PPR train", "ppr_train"),
-    ("rank first", "ranking_first"), ("rank mean", "ranking_mean"), ("stability", "stability"),
-    ("interslice kNN", "interslice_knn"), ("trust", "trustworthiness"), ("territory", "territory_agreement"),
+    ("TimeVis rank first", "ranking_first"), ("TimeVis rank mean", "ranking_mean"), ("stab_spearman", "stability"),
+    ("M-PHATE interslice kNN", "interslice_knn"), ("DynaVis step Spearman", "dynavis_motion_spearman"),
+    ("DynaVis direction", "dynavis_direction"), ("DynaVis neighbour change", "dynavis_neighbor_change"),
+    ("rank first, standardised", "ranking_first_standardised"), ("stability, standardised", "stability_standardised"),
+    ("trust", "trustworthiness"), ("territory", "territory_agreement"),
 ]
+#: under the table: what the temporal columns are
+NOTE = ("Temporal columns on the raw recorded representations, as published: TimeVis (IJCAI 2022) temporal ranking, "
+        "Vernier et al. (EuroVis 2020) stab_spearman, M-PHATE (NeurIPS 2019) interslice kNN, DynaVis's "
+        "scripts/eval_motion.py and eval_neighbor_change.py. \"standardised\": the same on each epoch minus its mean, / its "
+        "root mean variance (the space the methods project), not the papers' numbers. compare.json has every key.")
 NO_INVERSE = "no inverse map"
 
 
 def method_row(name: str, evals: dict[str, Any], has_inverse: bool) -> dict[str, Any]:
-    """One method's row from its ``eval.json``: last-epoch metrics, the run's temporal measures,
-    time and memory. PPR and territory agreement read "no inverse map" for a method without one."""
+    """One method's row from its ``eval.json``: last-epoch metrics, the run's temporal measures
+    (:data:`ttvis.metrics.report.RUN_KEYS`, each under its true name: an ``eval.json`` from before
+    the published definitions gives only the ``*_standardised`` ones), time and memory. PPR and
+    territory agreement read "no inverse map" for a method without one."""
+    from ttvis.metrics.report import temporal_of
+
     s = evals.get("summary") or {}
-    final, tm = s.get("final") or {}, s.get("temporal") or {}
+    final, tm = s.get("final") or {}, temporal_of(evals)
     n = len(evals.get("epochs", {}))
     secs = evals.get("seconds")
     row = {"method": name, "epochs": n, "seconds": secs, "seconds_per_epoch": secs / n if secs and n else None,

@@ -11,12 +11,20 @@ EPOCH_COLUMNS = [
     ("NPR te", "npr_test"), ("NPR bnd", "npr_boundary"), ("PPR tr", "ppr_train"), ("PPR te", "ppr_test"),
     ("rank(ref=E)", "temporal_ranking"), ("trust", "trustworthiness"), ("territory", "territory_agreement"),
 ]
-#: the run-level temporal measures: label, eval.json["temporal"] key
+#: the run-level temporal measures: label, eval.json["temporal"] key. The papers' names label
+#: the papers' definitions (raw representations); the standardised variants say so
 TEMPORAL_LABELS = [
-    ("temporal ranking, first epoch as reference", "ranking_first"),
-    ("temporal ranking, mean over every epoch as reference", "ranking_mean"),
-    ("stability (Spearman of movements, Vernier et al.)", "stability"),
+    ("temporal ranking, first epoch as reference (TimeVis)", "ranking_first"),
+    ("temporal ranking, mean over every epoch as reference (TimeVis)", "ranking_mean"),
+    ("stability, stab_spearman (Vernier et al.)", "stability"),
     ("interslice kNN preservation (M-PHATE)", "interslice_knn"),
+    ("step-length Spearman per sample (DynaVis)", "dynavis_motion_spearman"),
+    ("direction agreement (DynaVis)", "dynavis_direction"),
+    ("neighbour-distance change sign agreement (DynaVis)", "dynavis_neighbor_change"),
+    ("temporal ranking, first epoch, standardised", "ranking_first_standardised"),
+    ("temporal ranking, mean, standardised", "ranking_mean_standardised"),
+    ("stability, standardised", "stability_standardised"),
+    ("interslice kNN, standardised", "interslice_knn_standardised"),
 ]
 
 
@@ -36,9 +44,16 @@ def fixed_width(rows: list[list[str]]) -> str:
 
 
 def epoch_table(evals: dict[str, Any], has_inverse: bool = True) -> str:
-    """The per-epoch metrics of an ``eval.json`` with a mean row, then the run's temporal measures.
+    """The per-epoch metrics of an ``eval.json`` with a mean row, then the run's temporal measures
+    (the papers' names for the papers' definitions, the standardised variants named as such).
     A method without an inverse map shows "no inverse map" instead of PPR and territory columns."""
+    from ttvis.metrics.report import temporal_of
+
+    tm = evals.get("temporal") or {}
+    legacy = bool(tm) and "definition" not in tm  # written before the published definitions: standardised numbers
     cols = [c for c in EPOCH_COLUMNS if has_inverse or c[1] not in ("ppr_train", "ppr_test", "territory_agreement")]
+    if legacy:
+        cols = [("rank std(ref=E)", k) if k == "temporal_ranking" else (h, k) for h, k in cols]
     rows = [[h for h, _ in cols]]
     for e, m in sorted(evals.get("epochs", {}).items(), key=lambda kv: int(kv[0])):
         rows.append([e] + [fmt(m.get(k)) for _, k in cols[1:]])
@@ -48,11 +63,14 @@ def epoch_table(evals: dict[str, Any], has_inverse: bool = True) -> str:
     out = fixed_width(rows)
     if not has_inverse:
         out += "\n(no inverse map: no territories and no PPR for this method)"
-    tm = evals.get("temporal") or {}
     if tm:
         w = max(len(label) for label, _ in TEMPORAL_LABELS)
-        out += f"\n\ntemporal measures over {len(tm.get('epochs', []))} epochs ({tm.get('samples')} of {tm.get('of')} samples):\n"
-        out += "\n".join(f"  {label:<{w}}  {fmt(tm.get(k))}" for label, k in TEMPORAL_LABELS)
+        named = temporal_of(evals)
+        out += (f"\n\ntemporal measures over {len(tm.get('epochs', []))} epochs ({tm.get('samples')} of {tm.get('of')} samples), "
+                "on the raw representations as published; \"standardised\": each epoch minus its mean, / its root mean variance:\n")
+        out += "\n".join(f"  {label:<{w}}  {fmt(named.get(k))}" for label, k in TEMPORAL_LABELS)
+        if legacy:
+            out += "\n  (this eval.json predates the published definitions: run `ttvis evaluate` to compute them)"
     return out
 
 

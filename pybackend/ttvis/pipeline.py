@@ -474,24 +474,30 @@ def _metrics(tdyn: TrainingDynamics, ep: EpochResult, head: Any, terr: np.ndarra
 
 def _add_temporal(tdyn: TrainingDynamics, res: VisResults, evals: dict[str, Any], epochs: list[int]) -> None:
     """The run's temporal measures over ``epochs`` (positions read back from disk), into
-    ``evals["temporal"]``, each epoch's ``temporal_ranking`` and the summary."""
+    ``evals["temporal"]`` (the published ones on the RAW representations, DynaVis's, and the
+    ``*_standardised`` variants from the same pass), ``evals["published"]`` (Vernier et al.'s,
+    its ``stab_spearman`` the same number as ``temporal.stability``), each epoch's
+    ``temporal_ranking``/``temporal_ranking_standardised`` and the summary. Only the scored
+    samples' raw rows are held (float32); each chunk is standardised where it is used."""
+    from ttvis.metrics.report import run_published
     from ttvis.projection.parametric import normaliser
 
     done = [e for e in epochs if str(e) in evals["epochs"]]
     sample = temporal_sample(tdyn.n_samples, epochs=len(done), dims=tdyn.dim)
-    from ttvis.metrics.report import run_published
-
-    high, raw = [], []
-    for e in done:  # each epoch standardised (its training samples' mean and root mean variance), as the methods see it
+    raw, means, scales = [], [], []
+    for e in done:  # the standardised variants: each epoch minus its training samples' mean, / their root mean variance
         x = tdyn.representation(e)
         mean, scale = normaliser(np.asarray(x[tdyn.train_index], np.float32))
-        high.append((x[sample] - mean) / scale)
-        raw.append(np.asarray(x[sample], np.float32))  # Vernier et al.'s measures compare the raw representations
+        raw.append(np.asarray(x[sample], np.float32))
+        means.append(mean)
+        scales.append(scale)
     low = [res.projection(e)[sample] for e in done]
-    evals["temporal"] = run_temporal(high, low, done, tdyn.n_samples)
-    evals["published"] = run_published(raw, low, tdyn.n_samples)
-    for e, v in evals["temporal"]["ranking_per_epoch"].items():
-        evals["epochs"][e]["temporal_ranking"] = v
+    std = (np.stack(means), np.asarray(scales, np.float64)) if done else None
+    evals["temporal"] = run_temporal(raw, low, done, tdyn.n_samples, standardise=std)
+    evals["published"] = run_published(raw, low, tdyn.n_samples, stab_spearman=evals["temporal"]["stability"])
+    for key, name in (("ranking_per_epoch", "temporal_ranking"), ("ranking_per_epoch_standardised", "temporal_ranking_standardised")):
+        for e, v in evals["temporal"].get(key, {}).items():
+            evals["epochs"][e][name] = v
     evals["summary"] = summary(evals)
 
 

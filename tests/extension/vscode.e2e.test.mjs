@@ -203,6 +203,74 @@ test("palette Next/Previous Epoch and Play/Pause drive the open visualizer", asy
   await frame.waitForFunction(() => window.__ttvis.drawn.epoch === 4, null, { timeout: 60_000 });
 });
 
+test("the visualizer reflows at three window sizes and with the sidebar hidden: no panel covers the plot", async (t) => {
+  t.after(() => page.setViewportSize({ width: 1400, height: 900 }));
+  const frame = await webviewFrame();
+  /** The webview's layout once the plot has followed its pane: panels that cover the canvas (their on-screen
+   * part, cut by scrolling ancestors), whether the canvas fills its pane, its drawing size and regl-scatterplot's
+   * width/height follow, and whether the plot reaches the side column or the frame's right edge. */
+  const layout = () => frame.evaluate(() => {
+    const c = document.getElementById("plot");
+    const r = c.getBoundingClientRect(), pane = c.parentElement.getBoundingClientRect();
+    const seen = (el) => {
+      let [x0, y0, x1, y1] = (({ left, top, right, bottom }) => [left, top, right, bottom])(el.getBoundingClientRect());
+      for (let a = el.parentElement; a; a = a.parentElement) {
+        if (getComputedStyle(a).overflow === "visible") continue;
+        const b = a.getBoundingClientRect();
+        [x0, y0, x1, y1] = [Math.max(x0, b.left), Math.max(y0, b.top), Math.min(x1, b.right), Math.min(y1, b.bottom)];
+      }
+      return { x0, y0, x1, y1 };
+    };
+    const covering = [];
+    for (const sel of ["header", "#column", "#side", "#legend", "#detail", "#status", "#metrics"]) {
+      const el = document.querySelector(sel);
+      if (!el || !el.checkVisibility()) continue;
+      const b = seen(el);
+      if (Math.min(b.x1, r.right) - Math.max(b.x0, r.left) > 0.5 && Math.min(b.y1, r.bottom) - Math.max(b.y0, r.top) > 0.5) covering.push(sel);
+    }
+    const col = document.getElementById("column");
+    const colBox = col.checkVisibility() ? col.getBoundingClientRect() : null;
+    const edge = colBox && colBox.left >= r.right - 1 ? colBox.left : innerWidth;
+    const p = window.__ttvis.plot;
+    return {
+      covering, size: [r.width, r.height], frame: [innerWidth, innerHeight],
+      fills: Math.abs(r.width - pane.width) <= 1 && Math.abs(r.height - pane.height) <= 1,
+      follows: Math.abs(p.get("width") - r.width) <= 1 && Math.abs(p.get("height") - r.height) <= 1 && Math.abs(c.width - r.width * devicePixelRatio) <= 2,
+      band: edge - r.right,
+    };
+  });
+  const check = async (label) => {
+    let g;
+    for (let k = 0; k < 50; k++) {
+      await page.waitForTimeout(200);
+      g = await layout();
+      if (g.fills && g.follows && Math.abs(g.band) <= 2) break;
+    }
+    assert.deepEqual(g.covering, [], `${label}: nothing covers the plot ${JSON.stringify(g)}`);
+    assert.ok(g.fills && g.follows, `${label}: the plot fills its pane and its size follows ${JSON.stringify(g)}`);
+    assert.ok(Math.abs(g.band) <= 2, `${label}: no empty band beside the plot ${JSON.stringify(g)}`);
+    return g;
+  };
+  const sizes = [];
+  for (const [w, h] of [[1600, 1000], [1100, 800], [800, 700]]) {
+    await page.setViewportSize({ width: w, height: h });
+    sizes.push((await check(`${w}x${h}`)).size[0]);
+    await page.screenshot({ path: path.join(SHOTS, `vscode-visualizer-${w}.png`) });
+  }
+  assert.ok(sizes[0] > sizes[1] && sizes[1] > sizes[2], `the plot follows the window: ${sizes}`);
+  // hiding VS Code's sidebar widens the webview: the plot takes the room, no empty band is left
+  await page.setViewportSize({ width: 1100, height: 800 });
+  const withSidebar = await check("1100x800 again");
+  await runCommand("View: Toggle Primary Side Bar Visibility");
+  try {
+    const g = await check("sidebar hidden");
+    assert.ok(g.frame[0] > withSidebar.frame[0] + 100 && g.size[0] > withSidebar.size[0] + 100, `the plot took the sidebar's room: ${withSidebar.size} -> ${g.size}`);
+    await page.screenshot({ path: path.join(SHOTS, "vscode-visualizer-no-sidebar.png") });
+  } finally {
+    await runCommand("View: Toggle Primary Side Bar Visibility");
+  }
+});
+
 test("Restart Server brings the server back and the tree still lists the runs", async () => {
   await runCommand("ttvis: Restart Server");
   await page.locator(".notifications-toasts", { hasText: "ttvis server restarted" }).first().waitFor({ timeout: 90_000 });

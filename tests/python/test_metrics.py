@@ -81,9 +81,19 @@ def test_temporal_measures_in_chunks_equal_their_definitions(monkeypatch):
             h[:30], l[:30] = high[3][:30], low[3][:30]
         high.append(h.astype(np.float32))
         low.append(l.astype(np.float32))
-    monkeypatch.setattr(temporal, "CHUNK_BYTES", 7 * 8 * (12 * 16 + 16 * 144))
+    monkeypatch.setattr(temporal, "CHUNK_BYTES", 7 * 8 * (4 * 12 * 16 + 16 * 144))
     assert temporal._chunk(12, 16) == 7
     got = temporal.temporal_measures(high, low, k_slices=3)
+    # the standardised variants, computed in the same chunks (of 4 samples: two views), are the
+    # same measures on the standardised input
+    assert temporal._chunk(12, 16, 2) == 4
+    means = np.stack([h.mean(0) for h in high]).astype(np.float64)
+    scales = np.array([float(np.sqrt(h.var(0).sum() / h.shape[1])) for h in high])
+    both = temporal.temporal_measures(high, low, k_slices=3, standardise=(means, scales))
+    monkeypatch.setattr(temporal, "CHUNK_BYTES", 2**30)
+    std = temporal.temporal_measures([(h - m) / s for h, m, s in zip(high, means, scales)], low, k_slices=3)
+    for key in ("ranking_first", "ranking_mean", "stability", "interslice_knn"):
+        assert abs(both[key] - got[key]) < 1e-12 and abs(both[key + "_standardised"] - std[key]) < 1e-9, key
 
     T, N = 12, 120
     dh = np.array([[[np.linalg.norm(high[i][n].astype(np.float64) - high[j][n]) for j in range(T)] for i in range(T)] for n in range(N)])

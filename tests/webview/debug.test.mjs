@@ -199,6 +199,17 @@ test("the training-events panel counts the transition on screen; a kind selects 
       await waitSelected(sorted(want[kind]));
     }
   }
+  // the "confidence jumped" threshold is the user's: a lower one counts more samples, as the server does
+  {
+    const ep = await page.evaluate(() => window.__ttvis.events.epoch);
+    const at = async (t) => (await rpc(page, server, "ttvis/events", { path: run, method, epoch: ep, threshold: t })).counts.confidence;
+    await page.fill("#confidenceThreshold", "0.05");
+    await page.dispatchEvent("#confidenceThreshold", "change");
+    await page.waitForFunction(() => window.__ttvis.events?.threshold === 0.05, null, { timeout: 20_000 });
+    const shown = await page.$eval('#events .event-kind[data-kind="confidence"] .count', (c) => Number(c.textContent));
+    assert.equal(shown, await at(0.05));
+    assert.ok(shown >= await at(0.3));
+  }
   await gotoEpoch(1);
   await page.waitForFunction(() => window.__ttvis.events?.epoch === 1, null, { timeout: 20_000 });
   assert.match(await page.textContent("#events"), /no transition/);

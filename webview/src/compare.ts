@@ -9,6 +9,7 @@ import createScatterplot from "regl-scatterplot";
 import { EpochData, EpochStore } from "./data";
 import { dataTypes, encodingSettings, pointsOf, visibleIndices } from "./encoding";
 import { attachHover, Tip } from "./hover";
+import { boxSize, followBox } from "./layout";
 import { MethodInfo, renderMetrics } from "./methods";
 import { ndc } from "./neighbours";
 import { SampleStore } from "./samples";
@@ -92,16 +93,12 @@ export class CompareSide {
     const where = () => ({ path: target.path, method: target.method });
     this.store = new EpochStore(deps.transport, where);
     this.samples = new SampleStore(deps.transport, where);
-    const { width, height } = canvas.getBoundingClientRect();
     this.plot = createScatterplot({
-      canvas, width, height, pointSize: 4, pointSizeSelected: 6, pointOutlineWidth: 2,
+      canvas, ...boxSize(canvas.parentElement!), pointSize: 4, pointSizeSelected: 6, pointOutlineWidth: 2,
       backgroundColor: getComputedStyle(document.body).getPropertyValue("--bg").trim() || "#ffffff",
       opacity: 0.9, lassoOnLongPress: true, deselectOnEscape: true,
     } as any);
-    new ResizeObserver(() => {
-      const r = canvas.getBoundingClientRect();
-      this.plot.set({ width: r.width, height: r.height });
-    }).observe(canvas);
+    followBox(this.plot, canvas.parentElement!); // the pane's plot area, not the canvas (layout.ts)
     keepLassoSelection(this.plot, canvas);
     this.textures = new TextureCache(this.plot);
     this.plot.subscribe("select", ({ points }: { points: number[] }) => deps.selected([...points]));

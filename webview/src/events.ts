@@ -13,7 +13,7 @@ export const EVENT_KINDS: [string, string, string][] = [
   ["moved_2d_only", "moved in 2-D only", "the dot moved far more than the sample's representation did: the picture exaggerates"],
   ["moved_high_only", "moved unseen", "the representation moved far more than the dot did: the picture hides it"],
 ];
-/** `ttvis/events`' threshold for "confidence jumped" (the server's default). */
+/** `ttvis/events`' default threshold for "confidence jumped" (the server's); the panel lets the user change it. */
 export const CONFIDENCE_THRESHOLD = 0.3;
 
 /** What the panel works with. */
@@ -33,19 +33,21 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, te
 export class EventsPanel {
   private shownKey = "";
   private token = 0;
+  /** the smallest change of the predicted class's probability that counts as "confidence jumped" */
+  threshold = CONFIDENCE_THRESHOLD;
 
   constructor(private deps: EventsDeps) {}
 
   /** Show the transition into `epoch` (nothing to do when it is shown already). */
   async update(epoch: number): Promise<void> {
     const { state, box } = this.deps;
-    const key = `${state.path}\n${state.method}\n${epoch}`;
+    const key = `${state.path}\n${state.method}\n${epoch}\n${this.threshold}`;
     if (key === this.shownKey) return;
     this.shownKey = key;
     const token = ++this.token;
     let r: any;
     try {
-      r = await this.deps.transport.request("ttvis/events", { path: state.path, method: state.method, epoch, threshold: CONFIDENCE_THRESHOLD });
+      r = await this.deps.transport.request("ttvis/events", { path: state.path, method: state.method, epoch, threshold: this.threshold });
     } catch (e) {
       if (token !== this.token) return;
       this.shownKey = ""; // try again next time
@@ -68,13 +70,31 @@ export class EventsPanel {
       counts[k] = idx.length;
       const b = el("button", "event-kind");
       b.dataset.kind = k;
-      b.title = k === "confidence" ? `${what} (${CONFIDENCE_THRESHOLD})` : what;
+      b.title = k === "confidence" ? `${what} (${this.threshold})` : what;
       b.disabled = !idx.length;
       b.append(el("span", "name", name), el("span", "count", String(idx.length)));
       b.onclick = () => this.deps.select(idx);
       box.appendChild(b);
+      if (k === "confidence") box.appendChild(this.thresholdControl(epoch));
     }
-    (window as any).__ttvis.events = { epoch: r.epoch, previous: r.previous, counts };
+    (window as any).__ttvis.events = { epoch: r.epoch, previous: r.previous, counts, threshold: this.threshold };
+  }
+
+  /** The "confidence jumped" threshold, a probability change from 0.01 to 0.99; a change recounts. */
+  private thresholdControl(epoch: number): HTMLElement {
+    const label = el("label", "event-threshold", "jump ≥ ");
+    const input = Object.assign(document.createElement("input"), { type: "number", min: "0.01", max: "0.99", step: "0.05", value: String(this.threshold) });
+    input.id = "confidenceThreshold";
+    input.setAttribute("aria-label", "confidence jump threshold");
+    input.title = "the least change of the predicted class's probability between the two epochs that counts as a jump";
+    input.onchange = () => {
+      const v = Number(input.value);
+      if (!(v > 0 && v < 1)) { input.value = String(this.threshold); return; }
+      this.threshold = v;
+      void this.update(epoch);
+    };
+    label.appendChild(input);
+    return label;
   }
 
   /** Forget what is shown (another run or method). */

@@ -1,4 +1,4 @@
-// The legend (bottom left): what the colours of the active colour mode mean, with counts of the
+// The legend (the side column's first panel, never over the plot): what the colours of the active colour mode mean, with counts of the
 // visible samples, and how train and test samples are told apart.
 import { EpochData } from "./data";
 import { CONFIDENCE_RAMP, CORRECTNESS_COLORS, confidenceFloor, predictedOf } from "./encoding";

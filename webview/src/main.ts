@@ -6,7 +6,7 @@
 // The parts live in their own modules: state.ts (view state, saved on every change), data.ts (epochs),
 // encoding.ts (points), textures.ts, legend.ts, hover.ts, selection.ts (with neighbours.ts, gallery.ts
 // and similar.ts), samples.ts, search.ts, events.ts, dynamics.ts, datamap.ts, training.ts, status.ts,
-// controls.ts, compare.ts.
+// controls.ts, compare.ts, layout.ts.
 import createScatterplot from "regl-scatterplot";
 import { CompareSide } from "./compare";
 import { frameDataUrl, wireControls } from "./controls";
@@ -18,6 +18,7 @@ import { EventsPanel } from "./events";
 import { downloadCsv } from "./gallery";
 import { attachHover } from "./hover";
 import { renderLegend } from "./legend";
+import { boxSize, followBox, wireSideToggle } from "./layout";
 import { fillMethodPicker, MethodInfo, pickMethod, renderMetrics } from "./methods";
 import { SampleStore } from "./samples";
 import { allowBlockedStyleElements, keepLassoSelection } from "./scatterfix";
@@ -69,18 +70,15 @@ const store = new EpochStore(transport, where);
 const samples = new SampleStore(transport, where);
 
 allowBlockedStyleElements(); // before any plot: regl-scatterplot's lasso needs a stylesheet
-const { width, height } = canvas.getBoundingClientRect();
 const plot = createScatterplot({
-  canvas, width, height, pointSize: 4, pointSizeSelected: 6, pointOutlineWidth: 2,
+  canvas, ...boxSize(canvas.parentElement!), pointSize: 4, pointSizeSelected: 6, pointOutlineWidth: 2,
   backgroundColor: getComputedStyle(document.body).getPropertyValue("--bg").trim() || "#ffffff",
   opacity: 0.9, lassoOnLongPress: true, deselectOnEscape: true,
 } as any);
 debug.plot = plot;
 keepLassoSelection(plot, canvas);
-new ResizeObserver(() => {
-  const r = canvas.getBoundingClientRect();
-  plot.set({ width: r.width, height: r.height } as any);
-}).observe(canvas);
+followBox(plot, canvas.parentElement!);
+wireSideToggle($<HTMLButtonElement>("sideToggle"));
 const textures = new TextureCache(plot);
 
 /** Select `indices` in the main plot (the selection panel and the linked views follow); those the

@@ -1,4 +1,4 @@
-// The selection pane (#detail). One selected sample: its sprite/text, trajectory over all epochs and
+// The selection pane (#detail, docked in the side column: it never covers the plot). One selected sample: its sprite/text, trajectory over all epochs and
 // its neighbour lines (representation space, 2-D or both: neighbours.ts). Several (lasso, box, search,
 // an events kind, the data map): the gallery with trails and CSV export (gallery.ts). Both carry the
 // "Similar" action (similar.ts).
@@ -66,7 +66,16 @@ export class SelectionPanel {
     }
     this.deps.save();
     this.deps.changed(this.indices());
-    void this.refresh();
+    void this.refresh().then(() => this.reveal());
+  }
+
+  /** Bring the selection panel (docked in the side column, beside the plot) into view, opened. */
+  private reveal(): void {
+    const { detail } = this.deps;
+    if (detail.hidden) return;
+    const panel = detail.closest("details");
+    if (panel) panel.open = true;
+    detail.scrollIntoView({ block: "nearest" });
   }
 
   /** Nothing is selected any more. */

@@ -1,7 +1,8 @@
 """Train the demo CNN on scikit-learn's bundled digits and record every epoch.
 
 1,797 8x8 images, 10 classes, a stratified 80/20 train/test split, fixed seed;
-no download. Recording goes through the public :class:`ttvis.Recorder` API.
+no download. Training and recording (through the public :class:`ttvis.Recorder` API) are
+:func:`ttvis.demo.training.train_and_record`, shared with the Fashion-MNIST demo.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from ttvis.dynamics.record import Recorder
+from ttvis.demo.training import train_and_record
 
 
 def load_digits_split(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -54,43 +55,8 @@ def record_digits_run(
     Returns:
         The run folder's path.
     """
-    import torch
-    from torch import nn
-
     from ttvis.demo.model import DigitsCNN
 
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
     x, y, tr, te = load_digits_split(seed)
-    true = y.copy()
-    flipped = np.zeros(0, np.int64)
-    if noise > 0:
-        flipped = np.sort(rng.choice(tr, int(round(noise * len(tr))), replace=False))
-        y = y.copy()
-        y[flipped] = (y[flipped] + rng.integers(1, 10, len(flipped))) % 10  # another class, uniformly
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    model = DigitsCNN()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = nn.CrossEntropyLoss()
-    rec = Recorder(out, classes=[str(i) for i in range(10)], model_kwargs={"n_classes": 10, "width": 64})
-    rec.record_dataset(xt, yt, train_index=tr, test_index=te)
-    if noise > 0:
-        from ttvis.dynamics import atomic
-
-        atomic.save_json(Path(out) / "dataset" / "noise.json", {"share": noise, "flipped": flipped.tolist(),
-                                                                "true_labels": true[flipped].tolist()})
-    for epoch in range(1, epochs + 1):
-        model.train()
-        order = rng.permutation(tr)
-        for s in range(0, len(order), batch_size):
-            b = torch.from_numpy(order[s : s + batch_size])
-            opt.zero_grad()
-            loss_fn(model(xt[b]), yt[b]).backward()
-            opt.step()
-        rec.record_epoch(model, epoch)
-        if on_epoch is not None:
-            with torch.no_grad():
-                model.eval()
-                pred = model(xt).argmax(1).numpy()
-            on_epoch(epoch, epochs, {"train_acc": float((pred[tr] == y[tr]).mean()), "test_acc": float((pred[te] == y[te]).mean())})
-    return Path(out)
+    return train_and_record(out, DigitsCNN, {"n_classes": 10, "width": 64}, x, y, tr, te, [str(i) for i in range(10)],
+                            epochs, seed, lr, batch_size, on_epoch, noise)

@@ -44,8 +44,9 @@ def k_of(n: int, share: float = K_SHARE) -> int:
 
 
 def _steps(a: Sequence[np.ndarray] | np.ndarray, name: str) -> list[np.ndarray]:
-    """``a`` as a list of float64 ``[N, d]`` arrays, checked to share N."""
-    out = [np.asarray(x, np.float64) for x in a]
+    """``a`` as a list of float ``[N, d]`` arrays (their own float dtype, no copy: each step goes to
+    float64 where it is used, so the whole run is never held twice), checked to share N."""
+    out = [np.asarray(x) if np.issubdtype(np.asarray(x).dtype, np.floating) else np.asarray(x, np.float64) for x in a]
     if not out:
         return out
     n = out[0].shape[0]
@@ -73,8 +74,9 @@ def stab_spearman(high: Sequence[np.ndarray] | np.ndarray, low: Sequence[np.ndar
         raise ValueError(f"high/low: expected the same steps and samples, found {len(h)} and {len(lo)} steps")
     if len(h) < 2:
         return float("nan")
-    mh = np.concatenate([np.linalg.norm(b - a, axis=1) for a, b in zip(h, h[1:])])
-    ml = np.concatenate([np.linalg.norm(b - a, axis=1) for a, b in zip(lo, lo[1:])])
+    f = lambda v: np.asarray(v, np.float64)  # noqa: E731
+    mh = np.concatenate([np.linalg.norm(f(b) - f(a), axis=1) for a, b in zip(h, h[1:])])
+    ml = np.concatenate([np.linalg.norm(f(b) - f(a), axis=1) for a, b in zip(lo, lo[1:])])
     if np.ptp(mh) == 0 or np.ptp(ml) == 0:
         return float("nan")
     return float(spearmanr(mh, ml).statistic)
@@ -129,8 +131,9 @@ def step_scores(high: np.ndarray, low: np.ndarray, k: int | None = None, chunk: 
     if not 1 <= k < n or 2 * n - 3 * k - 1 <= 0:
         raise ValueError(f"k: expected 1 <= k with 3k + 1 < 2N (N = {n}), found {k}")
     exact = x.shape[1] <= 32
-    xt = torch.as_tensor(x, dtype=torch.float64) if exact else torch.as_tensor(x - x.mean(0, dtype=np.float64), dtype=torch.float32)
-    yt = torch.as_tensor(y, dtype=torch.float64)
+    # one step's float64 copy (writable: the steps may be read-only memory maps of the run)
+    xt = torch.from_numpy(np.array(x, np.float64)) if exact else torch.as_tensor(x - x.mean(0, dtype=np.float64), dtype=torch.float32)
+    yt = torch.from_numpy(np.array(y, np.float64))
     chunk = chunk or max(1, min((1 << 22) // n, (1 << 25) // (k * n)))  # [c, k, N] comparisons of at most 32 MB
     kept, total = 0, 0
     for s in range(0, n, chunk):
@@ -160,15 +163,21 @@ def trust(high: Sequence[np.ndarray] | np.ndarray, low: Sequence[np.ndarray] | n
     return float(np.mean(scores)) if scores else float("nan")
 
 
-def published_measures(high: Sequence[np.ndarray] | np.ndarray, low: Sequence[np.ndarray] | np.ndarray) -> dict[str, float | int]:
+def published_measures(high: Sequence[np.ndarray] | np.ndarray, low: Sequence[np.ndarray] | np.ndarray,
+                       stab: float | None = None) -> dict[str, float | int]:
     """All three in one pass over the steps: ``{"stab_spearman", "spat_np", "trust", "k"}``
-    (``k`` = 1 % of the N samples given; NaNs for too few samples or steps)."""
+    (``k`` = 1 % of the N samples given; NaNs for too few samples or steps).
+
+    ``stab``: :func:`stab_spearman` of these same ``high``/``low`` when the caller has it already
+    (``ttvis.metrics.temporal``'s single pass gives the same number as ``temporal.stability``),
+    so it is not computed twice; None computes it here."""
     h, lo = _steps(high, "high"), _steps(low, "low")
     n = h[0].shape[0] if h else 0
     k = k_of(n)
     nan = float("nan")
+    st = (stab_spearman(h, lo) if n else nan) if stab is None else float(stab)
     if n < 3 or 2 * n - 3 * k - 1 <= 0:
-        return {"stab_spearman": stab_spearman(h, lo) if n else nan, "spat_np": nan, "trust": nan, "k": k}
+        return {"stab_spearman": st, "spat_np": nan, "trust": nan, "k": k}
     per = [step_scores(a, b, k) for a, b in zip(h, lo)]
-    return {"stab_spearman": stab_spearman(h, lo), "spat_np": float(np.mean([p[0] for p in per])),
+    return {"stab_spearman": st, "spat_np": float(np.mean([p[0] for p in per])),
             "trust": float(np.mean([p[1] for p in per])), "k": k}
