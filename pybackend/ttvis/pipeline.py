@@ -217,6 +217,10 @@ def watch(
             done = set(VisResults(root, cls.name).epochs())
             now = time.monotonic()
             for e in on_disk:
+                if e not in done and any(d > e for d in done):  # left out earlier, and later epochs went on without it
+                    tell(e, f"epoch {e}: later epochs are projected without it, so it stays out of these results "
+                            f"(`ttvis visualize {root} --method {cls.name} --restart` includes it)")
+                    continue
                 bad = None if e in done else problem(tdyn, e)
                 if bad is None:
                     ready.append(e)
@@ -227,7 +231,7 @@ def watch(
                     broken[e] = (st, now)  # changed since the last look: still being written
                 if now - broken[e][1] >= settle:  # unchanged and still incomplete: a corrupt file
                     tell(e, f"epoch {e}: {bad} (unchanged for {now - broken[e][1]:.0f} s): left out; "
-                            "the watch goes on and retries it when the file changes")
+                            "the watch goes on without it")
                     continue
                 pending = f"epoch {e}: {waiting_for(bad)}"
                 tell(e, pending)
@@ -360,6 +364,11 @@ def visualize(
     record = {"method": vm.name, "params": as_dict(vm.params), "run": as_dict(rp), "epochs": chosen, "device": device,
               "ttvis": __version__, "path": str(tdyn.path), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     with method_lock(tdyn.path, vm.name, command=f"{vm.name} training of {tdyn.name}"):
+        from ttvis.dynamics.history import recover
+
+        note = recover(tdyn.path, vm.name)  # what a new run stopped inside its first epoch left, before anything reads the results
+        if note:
+            say(note)
         res = VisResults(tdyn.path, vm.name, tdyn.n_samples)
         old = res.params()
         resume = None

@@ -176,11 +176,14 @@ def test_a_stop_at_any_point_of_the_first_epoch_keeps_every_result(trained, at):
     visualize(trained, "DVI", FAST, "1", run={**RUN, "seed": 10})  # one generation in the history
     before, gens = _tree(trained / "visualize" / "DVI"), generations(trained, "DVI")
     _stop_inside_epoch1(trained, at, "raise")
-    if at == "promotion":  # the new epoch 1 is complete: the next run promotes it before anything else
+    if at == "promotion":  # the new epoch 1 is complete: the next run keeps it in the history, the results stay
         assert _tree(trained / "visualize" / "DVI") == before
         notes = []
-        visualize(trained, "DVI", FAST, "1-3", run={**RUN, "seed": 12}, on_message=notes.append)
-        assert any("promotion" in n for n in notes), notes
+        visualize(trained, "DVI", FAST, "1", run={**RUN, "seed": 10}, on_message=notes.append)  # the current run: complete
+        assert any("stopped right after its first epoch" in n for n in notes), notes
+        assert _tree(trained / "visualize" / "DVI") == before and not (trained / "visualize" / "DVI.new").exists()
+        assert [g["epochs"] for g in generations(trained, "DVI")] == [[1], [1, 2, 3]]
+        visualize(trained, "DVI", FAST, "1-3", run={**RUN, "seed": 12})
         assert len(generations(trained, "DVI")) == 3
         return
     assert _tree(trained / "visualize" / "DVI") == before and generations(trained, "DVI") == gens

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ttvis.dynamics.results import VisResults
+
 from conftest import ttvis_cmd
 from test_safety import FAST, RUN, RawServer
 from ttvis.dynamics.subject import UntrustedCodeError, _import_source, code_gate
@@ -201,6 +203,10 @@ def test_the_page_needs_the_token_whatever_the_path_spelling(served):
                    "//index.html", "/./index.html", "/index.html", "/assets/./../index.html", "/ws/../index.html"):
         status, body = _get(port, target)
         assert status in (400, 403) and b"<html" not in body.lower(), (target, status, body[:80])
+    for bad in ("%C3%A9", "%ff", token + "%C3%A9"):  # a non-ASCII token is refused, not a traceback
+        status, body = _get(port, f"/?token={bad}")
+        assert status == 403 and b"<html" not in body.lower(), (bad, status, body[:80])
+    assert _get(port, f"/?token={token}")[0] == 200  # and the server still answers
     assets = sorted((static_root() / "assets").glob("*")) if (static_root() / "assets").is_dir() else []
     if assets:  # a real asset still loads without the token (the page asks for them without one)
         assert _get(port, f"/assets/{assets[0].name}")[0] == 200
@@ -275,11 +281,16 @@ def test_watch_reports_an_epoch_that_stays_corrupt_and_goes_on(digits_run, tmp_p
     try:
         _wait(lambda: 3 in done, 300, "epoch 3 after the corrupt epoch 2")
         assert t.is_alive()
+        # the file is repaired after epoch 3 went on without it: it stays out, and nothing starts over
+        write_epoch(digits_run, run, 2)
+        _wait(lambda: any("later epochs are projected without it" in m for m in said), 60, "the stays-out note")
+        time.sleep(1.0)
     finally:
         stop.set()
         t.join(60)
     assert done == [1, 3]
     assert any("epoch 2:" in m and "2.npy" in m and "left out" in m for m in said), said
+    assert not (run / "visualize" / "DVI.history").exists() and VisResults(run, "DVI").epochs() == [1, 3]
 
 
 # ---- A9: bad run files answer the run-error code; a bad text file costs only the text --------------

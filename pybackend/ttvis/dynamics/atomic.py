@@ -21,7 +21,10 @@ import numpy as np
 
 def current_umask() -> int:
     """The process's file-mode creation mask (e.g. ``0o022``), read without changing it where
-    the platform allows (``/proc/self/status`` on Linux; elsewhere set and restored at once)."""
+    the platform allows (``/proc/self/status`` on Linux); elsewhere it was read once, at import
+    (set and restored at once, before any writer thread runs)."""
+    if _UMASK_AT_IMPORT is not None:
+        return _UMASK_AT_IMPORT
     try:
         with open("/proc/self/status", encoding="ascii") as f:
             for line in f:
@@ -32,6 +35,18 @@ def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def _umask_once() -> int | None:
+    """None on Linux (read each time, so a later ``os.umask`` counts), else the mask at import."""
+    if os.path.exists("/proc/self/status"):
+        return None
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK_AT_IMPORT = _umask_once()
 
 
 @contextlib.contextmanager

@@ -87,18 +87,24 @@ def generations(run_path: str | os.PathLike, method: str) -> list[dict[str, Any]
             params = load_json(d / "params.json", "the method's parameters") if (d / "params.json").is_file() else {}
         except Exception:
             params = {}
-        done = list_epochs(d / "projection")
+        try:
+            done = list_epochs(d / "projection")
+            started = _started(d)
+        except OSError:  # pruned by another process while we looked
+            continue
         planned = params.get("epochs") if isinstance(params.get("epochs"), list) else None
-        out.append({"name": d.name, "path": str(d), "started": _started(d), "epochs": done, "planned": planned,
+        out.append({"name": d.name, "path": str(d), "started": started, "epochs": done, "planned": planned,
                     "complete": bool(done) and planned is not None and set(planned) <= set(done),
                     "params": params.get("params")})
     return sorted(out, key=lambda g: (g["started"], g["name"]), reverse=True)
 
 
-def _prune(run_path: str | os.PathLike, method: str, keep: int) -> list[str]:
-    """Delete the oldest generations beyond ``keep``; returns their names."""
+def _prune(run_path: str | os.PathLike, method: str, keep: int, spare: Path | None = None) -> list[str]:
+    """Delete the oldest generations beyond ``keep``, never ``spare`` (the one just stored,
+    whatever its start time says); returns their names."""
     gone = []
-    for g in generations(run_path, method)[keep:]:
+    others = [g for g in generations(run_path, method) if spare is None or Path(g["path"]) != Path(spare)]
+    for g in others[max(0, keep - (spare is not None)):]:
         shutil.rmtree(g["path"], ignore_errors=True)
         gone.append(g["name"])
     return gone
@@ -108,7 +114,9 @@ def recover(run_path: str | os.PathLike, method: str) -> str | None:
     """Clear what a new run stopped inside its first epoch left behind.
 
     A staging folder without a finished epoch is removed. One with a finished epoch (a stop
-    between its projection and the promotion) is promoted: it is the newest complete work.
+    between its projection and the promotion) is promoted when there are no current results
+    (a stop between :func:`promote`'s two renames), else kept in the history: the current
+    results may have been continued since, and they stay what every view shows.
 
     Returns:
         A one-line note of what was done, or None when there was nothing to do.
@@ -116,12 +124,17 @@ def recover(run_path: str | os.PathLike, method: str) -> str | None:
     Raises:
         OSError: the folders cannot be renamed or removed.
     """
-    new = staging_dir(run_path, method)
+    new, cur = staging_dir(run_path, method), current_dir(run_path, method)
     if not new.exists():
         return None
     if list_epochs(new / "projection"):
-        moved = promote(run_path, method)
-        return f"finished the promotion of a new run stopped right after its first epoch{f' (earlier results: {moved})' if moved else ''}"
+        if not cur.exists():  # stopped between promote's two renames: finish it
+            promote(run_path, method)
+            return f"finished the promotion of a new run stopped right after its first epoch ({cur.name})"
+        # the current results may be newer (continued since): the staged run joins the history instead
+        kept = _store(new, history_dir(run_path, method))
+        _prune(run_path, method, KEEP, spare=kept)
+        return f"kept a new run stopped right after its first epoch in {kept}"
     shutil.rmtree(new)
     return f"removed {new.name}, left by a new run stopped inside its first epoch"
 
@@ -157,5 +170,5 @@ def promote(run_path: str | os.PathLike, method: str, keep: int | None = None) -
         else:
             shutil.rmtree(cur)
     os.replace(new, cur)
-    _prune(run_path, method, KEEP if keep is None else keep)
-    return moved if moved is None or moved.exists() else None
+    _prune(run_path, method, KEEP if keep is None else keep, spare=moved)
+    return moved

@@ -73,7 +73,7 @@ def make_request_handler(token: str) -> Callable:
         root = static_root()
         asset = (root / path.lstrip("/")).resolve() if path.startswith("/assets/") else None
         is_asset = asset is not None and asset.is_relative_to(root / "assets") and asset.is_file()
-        if not is_asset and not secrets.compare_digest(given, token):
+        if not is_asset and not secrets.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode()):  # str: ASCII only
             return _response(403, b"403 Forbidden: a valid ?token= is required (use the URL ttvis serve printed)\n", "text/plain")
         if path == "/ws":
             return None  # proceed with the websocket handshake
