@@ -174,7 +174,8 @@ def test_a_server_holding_the_index_and_the_cli_both_answer(run_copy):
         s.p.wait(20)
     finally:
         s.p.kill()
-    r = _cli_similar(run_copy)  # the owner left (its address file may stay: a dead pid is ignored): the CLI opens the folder
+    assert not (run_copy / "visualize" / "vectors.db.addr.json").exists()  # exit (os._exit) still released the folder
+    r = _cli_similar(run_copy)  # the owner left: the CLI opens the folder
     assert r.returncode == 0 and [h["index"] for h in json.loads(r.stdout)] == _exact(run_copy), r.stderr
     log = bytes(s.log).decode(errors="replace")
     assert "too_many_pings" not in log and "Traceback" not in log, log
@@ -267,3 +268,76 @@ def test_keepalive_pings_log_nothing(run_copy):
                        env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr
     assert "too_many_pings" not in r.stderr and "GOAWAY" not in r.stderr, r.stderr
+
+
+# ---- review fixes: non-damage errors touch nothing; a token guards the shared server; large selections; busy memory ----
+
+def _tree(folder) -> dict:
+    return {str(f): (f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(folder.rglob("*")) if f.is_file()}
+
+
+def test_the_shared_server_wants_its_token_and_a_refused_call_changes_nothing(run_copy):
+    import stat
+
+    from pymilvus import MilvusClient
+
+    from ttvis.dynamics import milvus_local
+
+    run = TrainingDynamics(run_copy)
+    db = run_copy / "visualize" / "vectors.db"
+    assert [h["index"] for h in VectorIndex(run).similar(7, [42], 10)] == _exact(run_copy)  # this process owns and serves it
+    try:
+        note_file = run_copy / "visualize" / "vectors.db.addr.json"
+        assert stat.S_IMODE(note_file.stat().st_mode) == 0o600
+        note = json.loads(note_file.read_text())
+        assert len(note["token"]) >= 32
+        r = _cli_similar(run_copy)  # a client with the token (read from the address file)
+        assert r.returncode == 0 and [h["index"] for h in json.loads(r.stdout)] == _exact(run_copy), r.stderr
+        uri = f"http://127.0.0.1:{note['port']}"
+        with pytest.raises(Exception, match="UNAUTHENTICATED|Fail connecting"):  # any local user without the token is refused
+            MilvusClient(uri).list_collections()
+        with pytest.raises(Exception, match="UNAUTHENTICATED|Fail connecting"):
+            MilvusClient(uri, token="wrong").list_collections()
+        before = _tree(db)
+        # the same server as a "remote" Milvus without the token: every call is refused, which is no damage
+        with pytest.raises(RuntimeError) as err:
+            VectorIndex(run, uri).similar(7, [42], 10)
+        assert "damaged" not in str(err.value) and uri in str(err.value), err.value
+        assert _tree(db) == before  # no collection dropped, nothing deleted
+        assert [h["index"] for h in VectorIndex(run).similar(7, [42], 10)] == _exact(run_copy)  # still built and answering
+    finally:
+        milvus_local.release(db)
+
+
+def test_a_selection_beyond_the_search_cap_is_answered_exactly(run_copy, monkeypatch):
+    # Milvus caps a search at 16,384 results; the digits run has 1,797 samples, so the cap is lowered
+    # to 20 here to stand for a selection larger than the cap
+    from ttvis.dynamics import vectors
+
+    monkeypatch.setattr(vectors, "TOPK_CAP", 20)
+    run = TrainingDynamics(run_copy)
+    sel = list(range(100, 130))
+    x = run.representation(7)
+    want = brute_force(x, x[sel].astype(np.float64).mean(0), 5, set(sel)).tolist()
+    assert [h["index"] for h in VectorIndex(run).similar(7, sel, 5)] == want
+    assert not (run_copy / "visualize" / "vectors.db").exists()  # no index needed for it
+
+
+def test_a_folder_held_without_a_server_is_remembered_and_later_requests_do_not_wait(run_copy):
+    import time
+
+    from ttvis.dynamics.vectors import similar_samples
+
+    db = run_copy / "visualize" / "vectors.db"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        notes: list[str] = []
+        assert [h["index"] for h in similar_samples(run_copy, 7, [42], 10, on_message=notes.append)] == _exact(run_copy)
+        t = time.monotonic()
+        assert [h["index"] for h in similar_samples(run_copy, 7, [42], 10, on_message=notes.append)] == _exact(run_copy)
+        assert time.monotonic() - t < 2.0  # not another 8 s wait
+        assert len(notes) == 2 and all("exact neighbours" in n for n in notes), notes
+    finally:
+        holder.kill()
+        holder.wait(10)

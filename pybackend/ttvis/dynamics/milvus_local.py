@@ -5,7 +5,8 @@ Milvus Lite (the pure-Python ``milvus_lite`` 3.x engine) holds an advisory ``flo
 open it (``DataDirLockedError``). pymilvus's own ``.db`` handling (``milvus_lite.server_manager``)
 then fails with "Open local milvus failed". Here the first process that needs the index opens it
 and serves it over gRPC on a loopback port (``127.0.0.1``, as milvus_lite's own server manager
-does), and writes ``vectors.db.addr.json`` (``{"pid", "port"}``, atomically) beside it. A process
+does), and writes ``vectors.db.addr.json`` (``{"pid", "port", "token"}``, atomically, mode 0600)
+beside it. A process
 that finds the directory locked reads that file and connects to the owner's port as a client;
 when the owner exits, the kernel drops its lock, and the next call of a client opens the
 directory itself. Only the port is taken from the file; the host is always ``127.0.0.1``.
@@ -14,12 +15,23 @@ The server is built like ``milvus_lite.adapter.grpc.server.start_server_in_threa
 change: it accepts pymilvus's keepalive pings (every 10 s, also without calls). With gRPC's
 default server settings those pings earn a GOAWAY "too_many_pings" after ~30 s of idling, which
 gRPC logs on stderr on every reconnect.
+
+Access: the port is reachable by every local user, so the owner makes a random token
+(:func:`secrets.token_urlsafe`) and the server refuses (gRPC ``UNAUTHENTICATED``) every call whose
+``authorization`` metadata is not that token as pymilvus sends it (``MilvusClient(uri, token=T)``
+sends ``base64(T)``). The token is only in the address file, readable by its owner alone.
+
+A folder held by a process that serves nothing (:class:`StoreBusy`) is remembered for
+``BUSY_MEMORY`` seconds: requests in that time give up at once instead of waiting again.
 """
 
 from __future__ import annotations
 
 import atexit
+import base64
+import hmac
 import os
+import secrets
 import shutil
 import socket
 import threading
@@ -38,7 +50,9 @@ SERVER_OPTIONS = [
     ("grpc.http2.min_ping_interval_without_data_ms", 5000),
     ("grpc.http2.max_ping_strikes", 0),
 ]
-_owned: dict[str, tuple[Any, Any, int]] = {}
+_owned: dict[str, tuple[Any, Any, int, str]] = {}  # path -> (server, db, port, token)
+_busy: dict[str, float] = {}  # path -> when it was last found held by a process that serves nothing
+BUSY_MEMORY = 30.0
 _guard = threading.RLock()
 
 
@@ -56,8 +70,31 @@ def address_file(db_path: str | os.PathLike) -> Path:
     return p.with_name(p.name + ".addr.json")
 
 
-def _start(db_path: str) -> tuple[Any, Any, int]:
-    """Open ``db_path`` (takes its LOCK) and serve it on a free loopback port; (server, db, port)."""
+def _token_check(token: str) -> Any:
+    """A ``grpc.ServerInterceptor`` that aborts every call with ``UNAUTHENTICATED`` unless its
+    ``authorization`` metadata is ``base64(token)`` (what pymilvus's ``token=`` sends)."""
+    import grpc
+
+    want = base64.b64encode(token.encode()).decode()
+
+    def deny(request: Any, context: Any) -> None:
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, "ttvis vector index: missing or wrong token")
+
+    class TokenCheck(grpc.ServerInterceptor):
+        refused = grpc.unary_unary_rpc_method_handler(deny)
+
+        def intercept_service(self, continuation: Any, details: Any) -> Any:
+            got = dict(details.invocation_metadata or ()).get("authorization", "")
+            if isinstance(got, bytes):
+                got = got.decode(errors="replace")
+            return continuation(details) if hmac.compare_digest(str(got), want) else self.refused
+
+    return TokenCheck()
+
+
+def _start(db_path: str) -> tuple[Any, Any, int, str]:
+    """Open ``db_path`` (takes its LOCK) and serve it on a free loopback port with a fresh
+    random token; (server, db, port, token)."""
     from concurrent import futures
 
     import grpc
@@ -66,8 +103,10 @@ def _start(db_path: str) -> tuple[Any, Any, int]:
     from pymilvus.grpc_gen import milvus_pb2_grpc
 
     db = MilvusLite(db_path)
+    token = secrets.token_urlsafe(32)
     try:
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=SERVER_OPTIONS)
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=SERVER_OPTIONS,
+                             interceptors=[_token_check(token)])
         milvus_pb2_grpc.add_MilvusServiceServicer_to_server(MilvusServicer(db), server)
         port = server.add_insecure_port("127.0.0.1:0")
         if not port:
@@ -76,7 +115,16 @@ def _start(db_path: str) -> tuple[Any, Any, int]:
     except BaseException:
         db.close()
         raise
-    return server, db, port
+    return server, db, port, token
+
+
+def _publish(db_path: str, port: int, token: str) -> None:
+    """Write the address file atomically, readable by this user only (it holds the token)."""
+    import json
+
+    with atomic.atomic_open(address_file(db_path), "w") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(json.dumps({"pid": os.getpid(), "port": port, "token": token}) + "\n")
 
 
 def answers(port: int, timeout: float = 1.0) -> bool:
@@ -98,26 +146,28 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def published(db_path: str | os.PathLike) -> tuple[int, int] | None:
-    """(pid, port) from ``db_path``'s address file when that process (not this one) is alive and
-    the port answers; else None (no file, a bad file, a dead owner)."""
+def published(db_path: str | os.PathLike) -> tuple[int, int, str] | None:
+    """(pid, port, token) from ``db_path``'s address file when that process (not this one) is
+    alive and the port answers; else None (no file, a bad or unreadable file, a dead owner)."""
     import json
 
     try:
         note = json.loads(address_file(db_path).read_text())
-        pid, port = int(note["pid"]), int(note["port"])
+        pid, port, token = int(note["pid"]), int(note["port"]), str(note["token"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if pid == os.getpid() or not 0 < port < 65536 or not _alive(pid) or not answers(port):
         return None
-    return pid, port
+    return pid, port, token
 
 
-def connect(db_path: str | os.PathLike, wait: float = 8.0) -> tuple[str, bool]:
-    """The ``http://127.0.0.1:PORT`` uri serving ``db_path``, and whether this process owns it.
+def connect(db_path: str | os.PathLike, wait: float = 8.0) -> tuple[str, bool, str]:
+    """The ``http://127.0.0.1:PORT`` uri serving ``db_path``, whether this process owns it, and
+    the token its server wants (``MilvusClient(uri, token=token)``).
 
     Opens and serves ``db_path`` here when no other process holds it, else returns the owner's
-    published port (waiting up to ``wait`` seconds for an owner that is starting or exiting).
+    published port (waiting up to ``wait`` seconds for an owner that is starting or exiting; not
+    at all when the folder was found held without a server in the last ``BUSY_MEMORY`` seconds).
 
     Raises:
         StoreBusy: the directory stays locked by a process that publishes no answering port.
@@ -127,10 +177,13 @@ def connect(db_path: str | os.PathLike, wait: float = 8.0) -> tuple[str, bool]:
 
     db_path = os.path.abspath(db_path)
     deadline = time.monotonic() + wait
+    with _guard:
+        if time.monotonic() - _busy.get(db_path, -BUSY_MEMORY) < BUSY_MEMORY:
+            deadline = 0.0  # one look, no wait
     while True:
         with _guard:
             if db_path in _owned:
-                return f"http://127.0.0.1:{_owned[db_path][2]}", True
+                return f"http://127.0.0.1:{_owned[db_path][2]}", True, _owned[db_path][3]
             try:
                 _owned[db_path] = _start(db_path)
             except DataDirLockedError:
@@ -138,12 +191,16 @@ def connect(db_path: str | os.PathLike, wait: float = 8.0) -> tuple[str, bool]:
             except (OSError, MilvusLiteError) as exc:
                 raise StoreUnusable(f"{db_path}: cannot open the vector index ({type(exc).__name__}: {exc})") from None
             else:
-                atomic.save_json(address_file(db_path), {"pid": os.getpid(), "port": _owned[db_path][2]})
-                return f"http://127.0.0.1:{_owned[db_path][2]}", True
+                _busy.pop(db_path, None)
+                _publish(db_path, _owned[db_path][2], _owned[db_path][3])
+                return f"http://127.0.0.1:{_owned[db_path][2]}", True, _owned[db_path][3]
         found = published(db_path)
         if found:
-            return f"http://127.0.0.1:{found[1]}", False
+            _busy.pop(db_path, None)
+            return f"http://127.0.0.1:{found[1]}", False, found[2]
         if time.monotonic() > deadline:
+            with _guard:
+                _busy[db_path] = time.monotonic()
             raise StoreBusy(f"{db_path} is held by another process that does not serve it "
                             f"(no answering port in {address_file(db_path).name})")
         time.sleep(0.2)
@@ -183,7 +240,7 @@ def release(db_path: str | os.PathLike) -> None:
         entry = _owned.pop(db_path, None)
     if entry is None:
         return
-    server, db, port = entry
+    server, db, port, _token = entry
     for step in (lambda: server.stop(grace=1).wait(5), db.close):
         try:
             step()

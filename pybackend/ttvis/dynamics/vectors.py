@@ -18,10 +18,17 @@ unwritable, the neighbours are computed exactly with numpy from the epoch's repr
 one-line note says so): the same answer as FLAT, without an index.
 
 Damage: a collection is checked when a process first uses it (its row count must equal the run's
-samples), and every answer must hold ``k`` neighbours. A Milvus error, a wrong row count or a
-short answer drops and rebuilds that epoch's collection (one line says so); if that fails too, the
-owner deletes the whole ``vectors.db`` and rebuilds; if it still fails (or another process owns
-the folder), one error says which folder to delete. "No neighbours" is never an answer.
+samples), and every answer must hold ``k`` neighbours. A wrong row count, a short answer, or a
+Milvus error that means a missing or corrupt collection (:func:`is_damage`) drops and rebuilds
+that epoch's collection (one line says so); if that fails too, the owner deletes the whole
+``vectors.db`` and rebuilds; if it still fails (or another process owns the folder), one error
+says which folder to delete. "No neighbours" is never an answer. Any other error (a gRPC
+transport error, a timeout, a refused token, an invalid parameter) touches nothing: one
+RuntimeError names the run's index and the error.
+
+Large selections: Milvus caps a search's ``limit`` (topk, ``TOPK_CAP``) and HNSW's ``ef``
+(``EF_CAP``); a query whose ``k`` plus the selection's size would pass them is answered exactly
+with numpy (:func:`exact_similar`), as without an index.
 """
 
 from __future__ import annotations
@@ -43,14 +50,18 @@ from ttvis.dynamics.folder import TrainingDynamics
 from ttvis.dynamics.lock import LockedError
 
 FLAT_LIMIT = 20_000
+TOPK_CAP = 16_384  # Milvus's maximum search limit (quotaAndLimits / proxy.maxTopK)
+EF_CAP = 32_768  # knowhere's maximum HNSW ef
+DAMAGE_CODES = {100, 700}  # pymilvus ErrorCode COLLECTION_NOT_FOUND, INDEX_NOT_FOUND
+DAMAGE_LEGACY_CODES = {4, 11, 101}  # common_pb2.ErrorCode CollectionNotExists, IndexNotExist, CollectionNotLoaded
 INDEX_TYPES = ("auto", "FLAT", "HNSW", "IVF_FLAT")
-_clients: dict[str, Any] = {}
+_clients: dict[tuple[str, str], Any] = {}  # (uri, token) -> MilvusClient
 _guard = threading.Lock()
 
 
-def _client(uri: str) -> Any:
+def _client(uri: str, token: str = "") -> Any:
     """One ``MilvusClient`` per uri per process (``http://...``: a Milvus server, or the shared
-    Milvus Lite server of :mod:`ttvis.dynamics.milvus_local`)."""
+    Milvus Lite server of :mod:`ttvis.dynamics.milvus_local` with its ``token``)."""
     import logging
 
     from pymilvus import MilvusClient
@@ -58,17 +69,18 @@ def _client(uri: str) -> Any:
     for name in ("pymilvus", "milvus_lite", "grpc", "grpc._server"):  # their RPC errors come back to us as exceptions: no tracebacks on stderr
         logging.getLogger(name).setLevel(logging.CRITICAL)
     with _guard:
-        if uri not in _clients:
-            _clients[uri] = MilvusClient(uri)
-        return _clients[uri]
+        if (uri, token) not in _clients:
+            _clients[(uri, token)] = MilvusClient(uri, token=token) if token else MilvusClient(uri)
+        return _clients[(uri, token)]
 
 
 def _forget(uri: str) -> None:
     """Drop the cached client of ``uri`` (its server went away or was reset)."""
     with _guard:
-        client = _clients.pop(uri, None)
-    with contextlib.suppress(Exception):
-        client is not None and client.close()
+        gone = [_clients.pop(key) for key in list(_clients) if key[0] == uri]
+    for client in gone:
+        with contextlib.suppress(Exception):
+            client.close()
 
 
 def _say(on_message: Any, msg: str) -> None:
@@ -85,6 +97,38 @@ class _Damaged(RuntimeError):
 
 class _Unreachable(RuntimeError):
     """The vector store cannot be reached or opened (not damage: no rebuild helps)."""
+
+
+def is_damage(exc: BaseException, local: bool, folder: str = "") -> bool:
+    """Whether ``exc`` (from pymilvus or :class:`_Damaged`) means a missing or corrupt collection.
+
+    Damage: ``_Damaged``; a ``MilvusException`` answered by the server (no ``grpc.RpcError`` or
+    timeout behind it, not a client-side ``ParamError``/connection error) whose code is
+    ``COLLECTION_NOT_FOUND``/``INDEX_NOT_FOUND`` (legacy ``CollectionNotExists``,
+    ``IndexNotExist``, ``CollectionNotLoaded``); from Milvus Lite (``local``) also its
+    ``UNEXPECTED_ERROR`` (how its storage errors arrive: a bad manifest, a truncated parquet file)
+    and any error naming a file in the index ``folder`` (a garbled ``schema.json``).
+    """
+    import grpc
+    from pymilvus import exceptions as mx
+
+    if isinstance(exc, _Damaged):
+        return True
+    if not isinstance(exc, mx.MilvusException) or isinstance(exc, (mx.ParamError, mx.ConnectError, mx.MilvusUnavailableException,
+                                                                     mx.ConnectionNotExistException, mx.ConnectionConfigException)):
+        return False
+    cause: BaseException | None = exc
+    for _ in range(8):  # a transport error or a timeout wrapped by pymilvus's retry decorator
+        cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            break
+        if isinstance(cause, (grpc.RpcError, TimeoutError)):
+            return False
+    if not isinstance(exc.code, int):  # a grpc.StatusCode: a transport error
+        return False
+    if exc.code in DAMAGE_CODES or exc.compatible_code in DAMAGE_LEGACY_CODES:
+        return True
+    return local and (exc.code == 1 or bool(folder) and folder in str(exc.message))
 
 
 _verified: set[tuple[str, str, str]] = set()  # (address, collection, stamp) checked by this process
@@ -141,6 +185,7 @@ class VectorIndex:
         self.local = uri is None
         self.uri = str(run.path / "visualize" / "vectors.db") if uri is None else uri
         self.address = self.uri  # what the client talks to: a local owner's http://127.0.0.1:PORT
+        self.token = ""  # the local owner's token (milvus_local)
         self.on_message: Any = None  # where repair notes go (None: stderr); set by similar()
         self.kind = ("FLAT" if run.n_samples < FLAT_LIMIT else "HNSW") if index_type == "auto" else index_type
         self.prefix = "ttvis_" + hashlib.sha1(str(run.path).encode()).hexdigest()[:10]
@@ -229,7 +274,7 @@ class VectorIndex:
             db.parent.mkdir(parents=True, exist_ok=True)
             for attempt in (0, 1):
                 try:
-                    self.address, _ = milvus_local.connect(db)
+                    self.address, _, self.token = milvus_local.connect(db)
                     break
                 except milvus_local.StoreUnusable as exc:
                     if not os.access(db.parent, os.W_OK) or (db.is_dir() and not os.access(db, os.W_OK)):
@@ -240,7 +285,7 @@ class VectorIndex:
                     with contextlib.suppress(FileNotFoundError):  # another process may have deleted it first
                         milvus_local.reset(db)
         try:
-            return _client(self.address)
+            return _client(self.address, self.token if self.local else "")
         except Exception as exc:  # pymilvus raises many kinds
             raise _Unreachable(f"vector store {self.uri}: cannot connect ({type(exc).__name__}: {str(exc)[:200]})") from None
 
@@ -318,6 +363,8 @@ class VectorIndex:
         # ef 256: on 50,000 x 512 (benchmarks/similar.py) ef 64 gave recall@10 0.91 with some queries at 0,
         # ef 256 gave 0.99 (min 0.8) at the same latency (~24 ms)
         params = {"HNSW": {"ef": max(256, 4 * (k + len(skip)))}, "IVF_FLAT": {"nprobe": 32}}.get(self.kind, {})
+        if k + len(skip) > TOPK_CAP or params.get("ef", 0) > EF_CAP:  # beyond what Milvus searches: exact
+            return exact_similar(x, query, k, skip)
         level, moves = 0, 0
         while True:
             try:
@@ -338,6 +385,10 @@ class VectorIndex:
                 if self._owner_left() and moves < 3:  # the process that served vectors.db exited: connect again
                     moves += 1
                     continue
+                if not is_damage(exc, self.local, os.path.abspath(self.uri) if self.local else ""):
+                    what = f"{type(exc).__name__}: {str(getattr(exc, 'message', None) or exc)[:300]}"
+                    raise RuntimeError(f"the vector index of {self.run.path} in {self.uri} failed ({what}); "
+                                       f"nothing was changed, try again") from None
                 reason = str(exc) if isinstance(exc, _Damaged) else f"{type(exc).__name__}: {str(getattr(exc, 'message', None) or exc)[:200]}"
                 if level > 1:
                     raise RuntimeError(self._fix_hint(reason)) from None

@@ -297,6 +297,12 @@ def build_server(api: TtvisApi, hub: Hub, roots_from_client: bool = True, editor
             # interpreter's teardown (that aborts the process): leave at once; every
             # finished epoch is already on disk, written atomically
             api.stop_jobs(timeout=0.5)
+            try:  # os._exit skips atexit: stop serving vectors.db and drop its address file
+                from ttvis.dynamics import milvus_local
+
+                milvus_local.release_all()
+            except Exception:  # noqa: BLE001 - leaving anyway; the kernel drops the folder's lock
+                pass
             logging.shutdown()
             os._exit(0 if ls.protocol._shutdown else 1)
 
