@@ -213,3 +213,41 @@ class MarginTerm(LossTerm):
     def __call__(self, b: Batch) -> torch.Tensor:
         p = torch.softmax(self.head(b.model.decode(b.z_rec)).float(), 1).topk(2, dim=1).values
         return ((p[:, 0] - p[:, 1] - self.margins.index_select(0, b.rec_idx)) ** 2).mean()
+
+
+class MovementTerm(LossTerm):
+    """Movement fidelity on 2-D positions: each sample's 2-D step from its previous epoch's
+    (fixed) position should be as long as its representation's step, times one global scale:
+    ``mean_i (sqrt(||z_i - z_prev_i||^2 + eps) - target_i)^2`` over the samples encoded this step,
+    ``target_i = s * ||x_i(t) - x_i(t-1)||`` (raw representations, ``s`` fixed for the whole run).
+    A sample that did not move stays put, one that moved far may move far. Aimed at Vernier
+    et al.'s ``stab_spearman`` (EuroVis 2020), which pools every (sample, step) movement, hence
+    one scale for all epochs. ``eps`` (1e-4, in squared 2-D units) keeps the gradient finite at 0.
+
+    Args:
+        prev_xy: float ``[n_samples, 2]`` previous-epoch positions; target: float ``[n_samples]``
+            the 2-D step length each sample should make.
+    """
+
+    name = "temporal_movement"
+
+    def __init__(self, weight: float, prev_xy: torch.Tensor, target: torch.Tensor):
+        super().__init__(weight)
+        self.prev_xy, self.target = prev_xy, target
+
+    def __call__(self, b: Batch) -> torch.Tensor:
+        samp = b.enc_idx < b.n_samples
+        idx = b.enc_idx[samp]
+        step = torch.sqrt(((b.z_enc[samp] - self.prev_xy[idx]) ** 2).sum(1) + 1e-4)
+        return ((step - self.target[idx]) ** 2).mean()
+
+
+class OriginDistanceTerm(MovementTerm):
+    """:class:`MovementTerm` against a fixed reference epoch instead of the previous one: each
+    sample's 2-D distance from its position at the reference epoch should follow its raw
+    representation's distance from then (``prev_xy``: the reference epoch's positions, ``target``:
+    the 2-D distance each sample should keep). Aimed at TimeVis's temporal ranking (Yang et al.,
+    IJCAI 2022), which ranks, per sample, its distances from the first epoch; the step term alone
+    fixes step lengths, not their directions, so a dot wanders instead of drifting away."""
+
+    name = "temporal_origin"

@@ -45,12 +45,13 @@ def _load() -> None:
     _loaded = True
     from ttvis.projection.aligned_umap import AlignedUMAP
     from ttvis.projection.dvi import DVI
+    from ttvis.projection.movement_dvi import MovementDVI
     from ttvis.projection.stacked_umap import StackedUMAP
     from ttvis.projection.timevis import TimeVis
     from ttvis.projection.trustvis import Trustvis
     from ttvis.projection.umap_epochs import UMAP
 
-    for cls in (DVI, TimeVis, Trustvis, UMAP, AlignedUMAP, StackedUMAP):
+    for cls in (DVI, TimeVis, Trustvis, UMAP, AlignedUMAP, StackedUMAP, MovementDVI):
         register(cls)
     from importlib.metadata import entry_points
 
