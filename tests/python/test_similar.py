@@ -253,7 +253,8 @@ import sys, time, grpc
 from ttvis.dynamics.vectors import similar_samples
 run = sys.argv[1]
 print(similar_samples(run, 7, [42], 10), flush=True)
-port = int(open(run + "/visualize/vectors.db.addr.json").read().split('"port":')[1].strip(" }\\n"))
+import json
+port = int(json.load(open(run + "/visualize/vectors.db.addr.json"))["port"])
 # a client that pings every second (pymilvus pings every 10 s and, idle for a minute, gets the same answer)
 ch = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.keepalive_time_ms", 1000),
       ("grpc.keepalive_permit_without_calls", 1), ("grpc.http2.max_pings_without_data", 0)])
