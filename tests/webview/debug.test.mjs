@@ -304,7 +304,7 @@ test("in VS Code, Export CSV hands the file to the extension host", async () => 
 });
 
 test("the search language selects exactly what ttvis/search returns", async () => {
-  for (const q of ["42", "10-50", "label:3", `label:${classes[7]}`, "pred:5", "misclassified", "flipped", "test", "label:3 misclassified", "100-400 flipped train"]) {
+  for (const q of ["42", "10-50", "label:3", `label:${classes[7]}`, "pred:5", "misclassified", "changed", "flipped", "test", "label:3 misclassified", "100-400 flipped train"]) {
     const want = await rpc(page, server, "ttvis/search", { path: run, method, epoch: 6, query: q });
     assert.ok(want.count > 0, `${q} matches something`);
     await page.fill("#search", q);

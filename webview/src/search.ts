@@ -1,5 +1,5 @@
 // The search box: `ttvis/search`'s query language (space-separated terms that must all hold: `12`,
-// `10-50`, `label:3` or `label:<class name>`, `pred:5`, `misclassified`, `flipped`, `train`/`test`, other
+// `10-50`, `label:3` or `label:<class name>`, `pred:5`, `misclassified`, `changed` (prediction changed; `flipped` is the old name), `train`/`test`, other
 // words searched in the samples' text) at the epoch on screen. What matches becomes the selection;
 // a mistake shows in the status line until the next search that works.
 import { EpochData } from "./data";
@@ -44,7 +44,7 @@ export async function search(deps: SearchDeps, text: string): Promise<void> {
   const token = ++latest;
   info.textContent = "";
   if (!q || !d) {
-    status.error("search: enter an index (12), a range (10-50), label:3, pred:5, misclassified, flipped, train or test");
+    status.error("search: enter an index (12), a range (10-50), label:3, pred:5, misclassified, changed, train or test");
     return;
   }
   let r: { indices: number[]; count: number };

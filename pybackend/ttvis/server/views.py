@@ -166,13 +166,13 @@ class ViewsMixin(ApiCore):
     def search(self, params: dict) -> dict:
         """``ttvis/search {path, query, method?, epoch?}`` -> ``{indices, count, query}``. The query is
         space-separated terms, all of which must hold: ``12``, ``10-50`` (indices), ``label:3`` or
-        ``label:cat`` (class index or name), ``pred:5``, ``misclassified``, ``flipped`` (predicted class
+        ``label:cat`` (class index or name), ``pred:5``, ``misclassified``, ``changed`` (or its old name ``flipped``: predicted class
         changed since the previous epoch with results), ``train``/``test``, and any other word is
         searched in the samples' text (text runs)."""
         run = self._run(params.get("path"))
         q = params.get("query")
         if not isinstance(q, str) or not q.strip():
-            raise ApiError(INVALID_PARAMS, "params.query: expected search terms, e.g. 10-50, label:3, misclassified, flipped")
+            raise ApiError(INVALID_PARAMS, "params.query: expected search terms, e.g. 10-50, label:3, misclassified, changed")
         epoch = params.get("epoch", run.epochs[-1])
         if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch not in run.epochs:
             raise ApiError(INVALID_PARAMS, f"params.epoch: expected a recorded epoch ({_ranges(run.epochs)})")
@@ -219,7 +219,7 @@ class ViewsMixin(ApiCore):
             lines, text_error = self._text(run)
             if lines is None:
                 raise ApiError(INVALID_PARAMS, f"params.query: {' '.join(words)!r}: not a search term (index, a-b, label:, pred:, "
-                                               "misclassified, flipped, train, test), and this run has no text to search"
+                                               "misclassified, changed, train, test), and this run has no text to search"
                                                + (f" ({text_error})" if text_error else ""))
             low = [s.lower() for s in lines]
             keep &= np.array([all(w in low[i] for w in words) if i < len(low) else False for i in range(run.n_samples)])
