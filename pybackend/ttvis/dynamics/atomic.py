@@ -133,3 +133,37 @@ def _json_safe(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     return obj
+
+
+@contextlib.contextmanager
+def new_folder(dst: str | os.PathLike, what: str = "writing") -> Iterator[Path]:
+    """Build a folder beside ``dst`` (``.<name>.<what>``) and rename it onto ``dst`` when the
+    block succeeds; on any exception it is removed and ``dst`` stays as it was.
+
+    Args:
+        dst: the folder to create; it must not exist or be empty (an empty one is replaced).
+        what: the temp folder's suffix, naming the job (``"converting"``, ``"importing"``).
+
+    Yields:
+        The temp folder to write into.
+
+    Raises:
+        OSError: the folders cannot be written or renamed (``dst`` non-empty: ``OSError``
+        from the rename).
+    """
+    import shutil
+
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.parent / f".{dst.name}.{what}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if dst.exists():
+            dst.rmdir()
+        os.replace(tmp, dst)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

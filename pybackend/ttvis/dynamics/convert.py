@@ -9,7 +9,6 @@ place at the end, so an interrupted conversion leaves nothing half-written.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -49,11 +48,7 @@ def convert(run_path: str | os.PathLike, out: str | os.PathLike, on_epoch: OnEpo
         raise DynamicsError(run.prediction_files(run.epochs[0])[0], "the class scores of every epoch",
                             f"none yet: run `ttvis preprocess {run.path}` first")
     run.validate()
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.parent / f".{dst.name}.converting"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
+    with atomic.new_folder(dst, "converting") as tmp:
         ds = tmp / "dataset"
         info: dict[str, Any] = {"classes": run.classes, "task": run.task, "converted_from": run.layout}
         if run.model_spec:
@@ -84,10 +79,4 @@ def convert(run_path: str | os.PathLike, out: str | os.PathLike, on_epoch: OnEpo
             atomic.save_npy(ds / "representation" / f"{e}.npy", run.representation(e))
             if on_epoch:
                 on_epoch(e, len(run.epochs), {})
-        if dst.exists():
-            dst.rmdir()
-        os.replace(tmp, dst)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {"from": run.layout, "path": str(dst), "epochs": list(run.epochs), "samples": run.n_samples}

@@ -194,16 +194,12 @@ def import_vernier(source: str | os.PathLike, out: str | os.PathLike, dataset: s
     dst = Path(out).expanduser().resolve()
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
         raise DynamicsError(dst, "a new or empty folder to write the run into", "it exists and is not empty")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.parent / f".{dst.name}.importing"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    ds = tmp / "dataset"
     ids: list[str] | None = None
     dims = None
     probs = True
     epochs: list[int] = []
-    try:
+    with atomic.new_folder(dst, "importing") as tmp:
+        ds = tmp / "dataset"
         for t, where, text in files.read():
             ids, x = parse_step(text, where, ids)
             if dims is None:
@@ -233,12 +229,6 @@ def import_vernier(source: str | os.PathLike, out: str | os.PathLike, dataset: s
             src["sha256"] = _sha256(files.zip_path)
         atomic.save_json(ds / "info.json", {"classes": classes, "task": "classification" if probs else "representation",
                                             "source": src})
-        if dst.exists():
-            dst.rmdir()
-        os.replace(tmp, dst)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {"path": str(dst), "dataset": files.dataset, "epochs": epochs, "samples": len(ids), "dims": int(dims),
             "classes": classes, "probabilities": probs}
 
